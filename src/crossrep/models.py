@@ -1,0 +1,194 @@
+"""The paper's 2D CNN (Table I) and 1D CNN (Table II, Abdoli et al.), with input
+normalisation inside the model so attacks and epsilons act on raw dB / raw audio.
+
+Checkpoints are plain dicts of tensors, numbers and strings, loaded with
+``torch.load(weights_only=True)``: they stand alone (architecture, weights,
+normalisation, class names, training params) and never unpickle code.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import signal
+from torch import nn
+from torch.nn import functional as F
+
+MODEL_KINDS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
+CNN1D_KERNELS = (256, 64, 32, 16)  # Table II, each with stride 2
+CNN1D_POOLS = (8, 8)
+
+
+class Standardize(nn.Module):
+    """(x - mean) / std with statistics of the training folds, stored as buffers."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    def set(self, mean, std):
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.mean.shape))
+        self.std.copy_(torch.clamp(torch.as_tensor(std, dtype=torch.float32), min=1e-6).reshape(self.std.shape))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+def cnn2d_output_shape(bins: int, frames: int) -> tuple[int, int]:
+    """Spatial size after Table I's conv/conv/pool/conv/conv/pool (unpadded 3x3, pool 2)."""
+    def block(n):
+        return (n - 4) // 2
+    return block(block(bins)), block(block(frames))
+
+
+class CNN2D(nn.Module):
+    """Table I: 2x conv3x3(w0,w1), maxpool 2, 2x conv3x3(w2,w3), maxpool 2, dense, dropout, output.
+
+    BatchNorm after every convolution, ReLU activations. The paper's widths are
+    (32, 32, 64, 64) with a 1024 dense layer.
+    """
+
+    def __init__(self, n_bins: int, n_frames: int, n_classes: int = 10, widths=(32, 32, 64, 64),
+                 dense: int = 1024, dropout: float = 0.4):
+        super().__init__()
+        self.norm = Standardize((1, n_bins, 1))  # per-frequency-bin statistics
+        w0, w1, w2, w3 = widths
+        layers, channels = [], 1
+        for i, width in enumerate(widths):
+            layers += [nn.Conv2d(channels, width, 3), nn.BatchNorm2d(width), nn.ReLU()]
+            channels = width
+            if i in (1, 3):
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        h, w = cnn2d_output_shape(n_bins, n_frames)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(w3 * h * w, dense), nn.ReLU(),
+                                        nn.Dropout(dropout), nn.Linear(dense, n_classes))
+
+    def forward(self, spec):  # (batch, bins, frames) in dB
+        return self.classifier(self.features(self.norm(spec).unsqueeze(1)))
+
+
+def gammatone_bank(n_filters: int, taps: int, sample_rate: int, fmin: float, fmax: float):
+    """((n_filters, taps) FIR Gammatone filters, centre frequencies), centres ERB-spaced."""
+    def erb(f):
+        return 21.4 * np.log10(1 + 0.00437 * f)
+
+    def erb_inv(e):
+        return (10 ** (e / 21.4) - 1) / 0.00437
+
+    centres = erb_inv(np.linspace(erb(fmin), erb(fmax), n_filters))
+    return np.stack([signal.gammatone(f, "fir", numtaps=taps, fs=sample_rate)[0] for f in centres]), centres
+
+
+class Gammatone(nn.Module):
+    """Frozen Gammatone filterbank (a true convolution, valid mode), direct or by FFT.
+
+    The FFT path is exact up to float rounding and much faster for 512 taps on CPU.
+    """
+
+    def __init__(self, n_filters=32, taps=512, sample_rate=22050, fmin=100.0, fmax=8000.0, fft=True):
+        super().__init__()
+        bank, centres = gammatone_bank(n_filters, taps, sample_rate, fmin, fmax)
+        # conv1d correlates; flipping the taps makes it the filters' convolution
+        self.register_buffer("weight", torch.as_tensor(bank[:, ::-1].copy(), dtype=torch.float32).unsqueeze(1))
+        self.register_buffer("centres", torch.as_tensor(centres, dtype=torch.float32))
+        self.fft = fft
+        self._spectrum = {}
+
+    def forward(self, x):  # (batch, 1, samples) -> (batch, filters, samples - taps + 1)
+        if not self.fft:
+            return F.conv1d(x, self.weight)
+        n, taps = x.shape[-1], self.weight.shape[-1]
+        size = 1 << (n + taps - 2).bit_length()
+        key = (size, x.device, x.dtype)
+        if key not in self._spectrum:  # filters' spectrum per FFT size (frozen weights)
+            self._spectrum = {key: torch.fft.rfft(self.weight.flip(-1).to(x.dtype), size)}
+        y = torch.fft.irfft(torch.fft.rfft(x, size) * self._spectrum[key], size)
+        return y[..., taps - 1:n]
+
+
+def cnn1d_output_length(samples: int, taps: int) -> int:
+    n = (samples - taps + 1) // CNN1D_POOLS[0]
+    n = (n - CNN1D_KERNELS[0]) // 2 + 1
+    n = n // CNN1D_POOLS[1]
+    for kernel in CNN1D_KERNELS[1:]:
+        n = (n - kernel) // 2 + 1
+    return n // 2
+
+
+class CNN1D(nn.Module):
+    """Table II: Gammatone(32x512, frozen), avgpool 8, conv(16,256,/2), avgpool 8,
+    conv(32,64,/2), conv(64,32,/2), conv(128,16,/2), maxpool 2, dense 256, output.
+
+    BatchNorm after every convolution, leaky ReLU activations, dropout 0.4.
+    """
+
+    def __init__(self, samples: int = 110250, n_classes: int = 10, gammatone_filters=32, gammatone_taps=512,
+                 gammatone_fmin=100.0, gammatone_fmax=8000.0, sample_rate=22050, widths=(16, 32, 64, 128),
+                 dense=256, dropout=0.4, fft_gammatone=True):
+        super().__init__()
+        self.norm = Standardize((1,))
+        self.gammatone = Gammatone(gammatone_filters, gammatone_taps, sample_rate, gammatone_fmin,
+                                   gammatone_fmax, fft_gammatone)
+        layers = [nn.BatchNorm1d(gammatone_filters), nn.LeakyReLU(), nn.AvgPool1d(CNN1D_POOLS[0])]
+        channels = gammatone_filters
+        for i, (width, kernel) in enumerate(zip(widths, CNN1D_KERNELS)):
+            layers += [nn.Conv1d(channels, width, kernel, stride=2), nn.BatchNorm1d(width), nn.LeakyReLU()]
+            channels = width
+            if i == 0:
+                layers.append(nn.AvgPool1d(CNN1D_POOLS[1]))
+        layers.append(nn.MaxPool1d(2))
+        self.features = nn.Sequential(*layers)
+        length = cnn1d_output_length(samples, gammatone_taps)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * length, dense), nn.LeakyReLU(),
+                                        nn.Dropout(dropout), nn.Linear(dense, n_classes))
+
+    def forward(self, audio):  # (batch, samples)
+        return self.classifier(self.features(self.gammatone(self.norm(audio).unsqueeze(1))))
+
+
+def build(kind: str, arch: dict) -> nn.Module:
+    """A model from its architecture dict (as stored in checkpoints)."""
+    if kind.startswith("cnn2d"):
+        return CNN2D(**arch)
+    if kind == "cnn1d":
+        return CNN1D(**arch)
+    raise ValueError(f"model kind {kind!r} unknown; choose one of {MODEL_KINDS}")
+
+
+def architecture(kind: str, model_params: dict, n_classes: int, sample_rate: int, window: int,
+                 n_bins: int | None = None, n_frames: int | None = None) -> dict:
+    """The constructor arguments for ``kind`` from params.yaml's ``model`` section."""
+    if kind.startswith("cnn2d"):
+        p = model_params["cnn2d"]
+        return dict(n_bins=n_bins, n_frames=n_frames, n_classes=n_classes, widths=list(p["widths"]),
+                    dense=p["dense"], dropout=p["dropout"])
+    p = model_params["cnn1d"]
+    return dict(samples=window, n_classes=n_classes, sample_rate=sample_rate, **p)
+
+
+def save_checkpoint(path, model: nn.Module, kind: str, arch: dict, classes, params: dict, history: dict):
+    from .shards import atomic_path
+
+    payload = dict(kind=kind, arch=arch, classes=list(classes), params=params, history=history,
+                   state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path, device="cpu") -> tuple[nn.Module, dict]:
+    """(model in eval mode, checkpoint dict). Only tensors and plain data are unpickled."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: checkpoint not found; train it with snakemake first") from None
+    except Exception as exc:
+        raise ValueError(f"{path}: not a crossrep checkpoint ({type(exc).__name__}: {exc}); "
+                         "retrain it (snakemake deletes and rebuilds)") from exc
+    for key in ("kind", "arch", "classes", "state_dict"):
+        if key not in ckpt:
+            raise ValueError(f"{path}: checkpoint lacks {key!r}; it was not written by crossrep")
+    model = build(ckpt["kind"], ckpt["arch"]).to(device)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, ckpt

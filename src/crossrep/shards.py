@@ -1,0 +1,121 @@
+"""HDF5 shards: atomic creation, streamed appends, and checked reading.
+
+Every shard is written under a temporary name in its final folder and renamed into
+place only after it is closed, with ``attrs["complete"] = True`` set last. A reader
+refuses a file without that mark, so an interrupted job can never leave a truncated
+shard that looks finished. Shards hold only numbers and strings (no pickles).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+STR = h5py.string_dtype("utf-8")
+
+
+class ShardError(RuntimeError):
+    """A shard is missing, incomplete or lacks an expected dataset."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared outputs unreadable
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ShardWriter:
+    """Append rows to an HDF5 shard in batches; memory stays at one batch.
+
+    Row arrays (first axis = row) become resizable datasets, chunked one row per
+    chunk for the large per-row arrays so that one segment reads alone.
+    """
+
+    def __init__(self, h5: h5py.File):
+        self.h5 = h5
+        self.rows = 0
+
+    def append(self, **columns) -> None:
+        n = None
+        for name, values in columns.items():
+            values = np.asarray(values) if not isinstance(values, (list, tuple)) else values
+            length = len(values)
+            if n is not None and length != n:
+                raise ValueError(f"column {name!r} has {length} rows, expected {n}")
+            n = length
+            if name not in self.h5:
+                self._create(name, values)
+            ds = self.h5[name]
+            ds.resize(self.rows + length, axis=0)
+            if length:
+                ds[self.rows:self.rows + length] = values
+        self.rows += n or 0
+
+    def _create(self, name, values):
+        if isinstance(values, (list, tuple)) or np.asarray(values).dtype.kind in "OUS":
+            self.h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=STR, chunks=(1024,))
+            return
+        values = np.asarray(values)
+        row_shape = values.shape[1:]
+        row_size = int(np.prod(row_shape)) if row_shape else 1
+        chunks = (1, *row_shape) if row_size >= 4096 else (max(1, 65536 // row_size), *row_shape)
+        self.h5.create_dataset(name, shape=(0, *row_shape), maxshape=(None, *row_shape),
+                               dtype=values.dtype, chunks=chunks)
+
+
+@contextmanager
+def write_shard(path, **attrs) -> Iterator[ShardWriter]:
+    """Create ``path`` atomically; yields a :class:`ShardWriter`."""
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            for key, value in attrs.items():
+                h5.attrs[key] = value
+            writer = ShardWriter(h5)
+            yield writer
+            h5.attrs["rows"] = writer.rows
+            h5.attrs["complete"] = True
+
+
+def open_shard(path, *required: str) -> h5py.File:
+    """Open a finished shard for reading; clear error if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise ShardError(f"{path}: shard not found; build it with snakemake first")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise ShardError(f"{path}: not a readable HDF5 shard ({exc}); delete it and rerun") from exc
+    if not h5.attrs.get("complete", False):
+        h5.close()
+        raise ShardError(f"{path}: shard is incomplete (interrupted write); delete it and rerun")
+    missing = [name for name in required if name not in h5]
+    if missing:
+        h5.close()
+        raise ShardError(f"{path}: missing dataset(s) {missing}; it was built by another version, rerun")
+    return h5
+
+
+def read_strings(ds, selection=slice(None)) -> np.ndarray:
+    return np.asarray(ds.asstr()[selection], dtype=object)
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))

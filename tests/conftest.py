@@ -1,0 +1,74 @@
+"""Shared fixtures: the real default params, tiny variants of them, small real audio."""
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def default_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def tiny(params: dict) -> dict:
+    """A configuration small enough for a test: 3 clips per genre of 6.25 s (2 segments each)."""
+    p = copy.deepcopy(params)
+    p["dataset"]["synthetic"]["tracks_per_genre"] = 3
+    p["dataset"]["clip_seconds"] = 6.25
+    p["model"]["cnn2d"].update(widths=[2, 2, 4, 4], dense=8)
+    p["model"]["cnn1d"].update(gammatone_filters=4, widths=[4, 4, 4, 4], dense=8)
+    p["train"].update(epochs=2, patience=2, threads=1)
+    p["attack"]["eps_sweep"] = [0.3, 3.0]
+    p["reconstruction"].update(griffin_lim_iterations=4)
+    return p
+
+
+@pytest.fixture
+def tiny_params(default_params) -> dict:
+    return tiny(default_params)
+
+
+def write_workflow(directory: Path, params: dict) -> Path:
+    """A runnable copy of the workflow in ``directory`` with ``params`` as params.yaml."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "workflow"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, directory / name, dirs_exist_ok=True)
+        else:
+            shutil.copy(src, directory / name)
+    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return directory
+
+
+def snakemake(directory: Path, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
+    proc = subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=directory, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def tone(seconds: float, sample_rate: int, freq: float = 440.0, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.05 * np.sin(2 * np.pi * 3.3 * freq * t)
+    return np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
+
+
+def write_audio(path: Path, data: np.ndarray, sample_rate: int, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, sample_rate, **kw)
+    return path

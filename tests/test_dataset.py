@@ -1,0 +1,115 @@
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import tone, write_audio
+from crossrep import audio, dataset
+
+SR = 22050
+WINDOW = 110250
+
+
+def test_segment_count_is_21_per_30s_clip():
+    assert len(audio.segment_starts(30 * SR, WINDOW, 0.75)) == 21
+    assert len(audio.segment_starts(10 * SR, WINDOW, 0.75)) == 5
+    assert len(audio.segment_starts(WINDOW - 1, WINDOW, 0.75)) == 0
+    segs = audio.segments(np.arange(30 * SR, dtype=np.float32), WINDOW, 0.75)
+    assert segs.shape == (21, WINDOW) and segs[1, 0] == 27562
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """Mixed formats, rates and channels, a broken file, a too-short one, a long recording."""
+    root = tmp_path / "music"
+    write_audio(root / "rock" / "a.wav", tone(12, 44100, channels=2), 44100)                  # stereo 44.1k
+    write_audio(root / "rock" / "b.flac", tone(12, 16000, 300), 16000)                         # flac 16k
+    write_audio(root / "rock" / "c.ogg", tone(12, SR, 500), SR, format="OGG", subtype="VORBIS")
+    write_audio(root / "rock" / "d.au", tone(9.6, SR, 200), SR, format="AU", subtype="PCM_16")  # 0.4 s short: padded
+    write_audio(root / "jazz" / "long.wav", tone(31, SR, 330), SR)                             # 3 clips
+    write_audio(root / "jazz" / "e.mp3", tone(12, SR, 600), SR, format="MP3", subtype="MPEG_LAYER_III")
+    write_audio(root / "jazz" / "f.wav", tone(11, 8000, 250, channels=2), 8000)
+    write_audio(root / "jazz" / "short.wav", tone(3, SR), SR)                                  # < one segment
+    (root / "jazz" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")         # like jazz.00054
+    (root / "jazz" / "notes.txt").write_text("not audio")
+    return root
+
+
+def test_folder_manifest_handles_formats_broken_short_and_long(messy_folder):
+    m = dataset.build_manifest(messy_folder, ["rock", "jazz"], folds=3, clip_seconds=10.0,
+                               pad_tolerance_seconds=1.0, sample_rate=SR, window=WINDOW,
+                               silence_threshold=1e-5, seed=0)
+    by_source = m.groupby("source")
+    skipped = m[m.status == "skipped"].set_index("source")["reason"]
+    assert "unreadable" in skipped["jazz/broken.wav"]
+    assert "too short" in skipped["jazz/short.wav"]
+    assert "extension" in skipped["jazz/notes.txt"]
+    long = m[m.source == "jazz/long.wav"]
+    assert list(long.track_id) == ["jazz/long.wav#0", "jazz/long.wav#1", "jazz/long.wav#2"]
+    assert long.fold.nunique() == 1 and set(long.samples) == {10 * SR}
+    assert "clip 3/3" in long.reason.iloc[2]
+    padded = m[m.source == "rock/d.au"].iloc[0]
+    assert padded.status == "padded" and "padded 0.400 s" in padded.reason
+    for source in ["rock/a.wav", "rock/b.flac", "rock/c.ogg", "jazz/e.mp3", "jazz/f.wav"]:
+        assert by_source.get_group(source).status.tolist() == ["ok"], source
+    used = m[m.status != "skipped"]
+    assert set(used.fold) == {1, 2, 3} and (m[m.status == "skipped"].fold == 0).all()
+    assert set(used.label) == {0, 1}
+
+
+def test_clip_audio_resamples_pads_and_segments(messy_folder, tmp_path):
+    m = dataset.build_manifest(messy_folder, ["rock", "jazz"], 3, 10.0, 1.0, SR, WINDOW, 1e-5, 0)
+    rows = m[m.status != "skipped"]
+    clips = dict((row.track_id, x) for row, x in dataset.clip_audio(messy_folder, rows, SR, 10 * SR))
+    assert clips["rock/d.au"].shape == (10 * SR,) and np.all(clips["rock/d.au"][-int(0.4 * SR) + 10:] == 0)
+    assert clips["rock/a.wav"].shape == (10 * SR,)                      # 44.1 kHz stereo -> 22.05 kHz mono
+    # a 440 Hz tone keeps its pitch through resampling
+    spectrum = np.abs(np.fft.rfft(clips["rock/a.wav"][:SR]))
+    assert abs(np.argmax(spectrum) - 440) <= 1
+
+
+def test_genre_without_usable_file_is_a_clear_error(tmp_path):
+    root = tmp_path / "music"
+    for i in range(3):
+        write_audio(root / "rock" / f"{i}.wav", tone(6, SR), SR)
+    (root / "jazz").mkdir()
+    (root / "jazz" / "bad.wav").write_bytes(b"nope")
+    with pytest.raises(dataset.DatasetError, match="'jazz' has 0 usable recording"):
+        dataset.build_manifest(root, ["rock", "jazz"], 3, 6.0, 1.0, SR, WINDOW, 1e-5, 0)
+    with pytest.raises(dataset.DatasetError, match="genre folder .*pop is missing"):
+        dataset.scan(root, ["rock", "pop"])
+
+
+def _fake_gtzan(order_seed=None):
+    genres = [f"g{i}" for i in range(10)]
+    rows = [dict(track_id=f"{g}/{g}.{i:05d}.wav", source=f"{g}/{g}.{i:05d}.wav", genre=g, label=k, fold=0,
+                 offset=0, samples=661500, status="ok", reason="")
+            for k, g in enumerate(genres) for i in range(100)]
+    frame = pd.DataFrame(rows, columns=dataset.COLUMNS)
+    if order_seed is not None:
+        frame = frame.sample(frac=1, random_state=order_seed).reset_index(drop=True)
+    return frame, genres
+
+
+def test_folds_are_stratified_reproducible_and_order_independent():
+    a, genres = _fake_gtzan()
+    dataset.assign_folds(a, genres, 3, seed=5)
+    assert a.groupby("fold").size().tolist() == [340, 330, 330]
+    assert (a.groupby(["genre", "fold"]).size().unstack().values == [34, 33, 33]).all()
+    b, _ = _fake_gtzan(order_seed=1)                      # another file-system order
+    dataset.assign_folds(b, genres, 3, seed=5)
+    assert a.set_index("source").fold.equals(b.set_index("source").fold.loc[a.source])
+    c, _ = _fake_gtzan()
+    dataset.assign_folds(c, genres, 3, seed=6)
+    assert not a.fold.equals(c.fold)
+
+
+def test_load_rejects_non_finite_and_empty(tmp_path):
+    nan = tone(6, SR).astype(np.float32)
+    nan[100] = np.nan
+    write_audio(tmp_path / "nan.wav", nan, SR, subtype="FLOAT")
+    with pytest.raises(audio.AudioError, match="NaN"):
+        audio.load(tmp_path / "nan.wav", SR)
+    sf.write(tmp_path / "empty.wav", np.zeros(0), SR)
+    with pytest.raises(audio.AudioError, match="empty"):
+        audio.load(tmp_path / "empty.wav", SR)

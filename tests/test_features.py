@@ -1,0 +1,100 @@
+import json
+
+import h5py
+import librosa
+import numpy as np
+import pytest
+
+from crossrep import steps, synthetic
+from crossrep.features import Spectrogram, SpectrogramConfig, spectral_convergence
+from crossrep.shards import ShardError, open_shard, read_strings, write_shard
+
+SR = 22050
+CFG = SpectrogramConfig()
+
+
+@pytest.fixture(scope="module")
+def segments():
+    """Three real 5 s segments of synthetic music."""
+    return np.stack([synthetic.generate_track(g, 0, 11, 5.0, SR) for g in ("rock", "classical", "hiphop")])
+
+
+def _rel(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def test_shapes_match_the_paper(segments):
+    spec = Spectrogram(CFG)
+    assert spec.db("stft", segments).shape == (3, 257, 431)
+    assert spec.db("mel", segments).shape == (3, 64, 431)
+
+
+def test_stft_and_mel_equal_librosa(segments):
+    spec = Spectrogram(CFG)
+    stft_db, mel_db = spec.db("stft", segments), spec.db("mel", segments)
+    for i, y in enumerate(segments):
+        ref = np.abs(librosa.stft(y, n_fft=512, hop_length=256, window="hann", center=True))
+        assert _rel(10 ** (stft_db[i] / 20), np.maximum(ref, CFG.amin)) < 1e-4
+        ref_db = librosa.amplitude_to_db(ref, ref=1.0, amin=CFG.amin, top_db=None)
+        loud = ref > 1e-3 * ref.max()                      # within 60 dB of the peak
+        assert np.abs(stft_db[i] - ref_db)[loud].max() < 1e-3
+        assert np.abs(stft_db[i] - ref_db).max() < 0.1         # float32 rounding in near-empty bins
+        mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=512, hop_length=256, n_mels=64,
+                                             fmax=CFG.fmax, power=1.0)
+        assert _rel(10 ** (mel_db[i] / 20), np.maximum(mel, CFG.amin)) < 1e-4
+
+
+def test_stft_round_trip_with_own_phase_exceeds_90_db(segments):
+    spec = Spectrogram(CFG)
+    rebuilt = spec.invert("stft", spec.db("stft", segments), segments.shape[1], phase=spec.phase(segments))
+    noise = rebuilt - segments
+    snr = 10 * np.log10((segments ** 2).sum(1) / (noise ** 2).sum(1))
+    assert rebuilt.shape == segments.shape
+    assert snr.min() > 90, snr
+
+
+def test_mel_inversion_and_griffin_lim(segments):
+    spec = Spectrogram(CFG)
+    mag = spec.stft(segments).abs()
+    mel = spec.mel_basis @ mag
+    np.testing.assert_allclose(spec.magnitude("mel", segments), mel.numpy(), rtol=1e-4, atol=1e-6)
+    recovered = spec.mel_to_magnitude(mel)
+    assert recovered.min() >= 0
+    assert spectral_convergence(mel.numpy(), (spec.mel_basis @ recovered).numpy()).max() < 0.05
+    few = spec.griffin_lim(mag, 2, segments.shape[1], seed=0)
+    many = spec.griffin_lim(mag, 40, segments.shape[1], seed=0)
+    sc_few = spectral_convergence(mag.numpy(), spec.stft(few).abs().numpy())
+    sc_many = spectral_convergence(mag.numpy(), spec.stft(many).abs().numpy())
+    assert (sc_many < sc_few).all() and sc_many.max() < 0.35
+    again = spec.griffin_lim(mag, 40, segments.shape[1], seed=0)
+    assert np.array_equal(many.numpy(), again.numpy())          # seeded initial phase
+
+
+def test_spectrogram_shard_from_segment_shard(tmp_path, segments):
+    seg_path = tmp_path / "segments.h5"
+    with write_shard(seg_path, fold=2, genres=json.dumps(["a", "b"])) as shard:
+        shard.append(audio=segments, track_id=["a/x", "a/x", "b/y"], segment=np.array([0, 1, 0], np.int32),
+                     label=np.array([0, 0, 1], np.int16))
+    out = tmp_path / "mel.h5"
+    steps.spectrograms(seg_path, out, "mel", CFG, batch_size=2)
+    with open_shard(out, "spec") as h5:
+        assert h5["spec"].shape == (3, 64, 431) and h5["spec"].chunks == (1, 64, 431)
+        assert list(read_strings(h5["track_id"])) == ["a/x", "a/x", "b/y"]
+        assert h5.attrs["fold"] == 2 and h5.attrs["representation"] == "mel"
+        np.testing.assert_allclose(h5["spec"][2], Spectrogram(CFG).db("mel", segments[2:3])[0], atol=1e-4)
+
+
+def test_interrupted_shard_is_never_accepted(tmp_path):
+    path = tmp_path / "x.h5"
+    with pytest.raises(RuntimeError):
+        with write_shard(path) as shard:
+            shard.append(audio=np.zeros((2, 8)))
+            raise RuntimeError("killed")
+    assert not path.exists() and not list(tmp_path.iterdir())   # temp file removed too
+    with h5py.File(path, "w") as h5:                            # a file without the completion mark
+        h5["audio"] = np.zeros((2, 8))
+    with pytest.raises(ShardError, match="incomplete"):
+        open_shard(path)
+    path.write_bytes(b"garbage")
+    with pytest.raises(ShardError, match="not a readable HDF5"):
+        open_shard(path)
