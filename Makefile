@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean browser
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ install: $(STAMP)
 run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES)
 
-test: $(STAMP)
+# Debian's Chromium for the listening-page test (installed when we may use apt; the
+# test is skipped, saying why, on a machine without it).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "note: chromium not installed; the browser test will be skipped"; }
+
+test: $(STAMP) browser
 	PATH="$(abspath $(BIN)):$$PATH" pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -14,9 +14,13 @@ crossrep_params.validate(config, source="params.yaml (with any --config override
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attack.smk"
+include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.all_spectrograms.input,
+        rules.report.output,

@@ -72,3 +72,43 @@ def write_audio(path: Path, data: np.ndarray, sample_rate: int, **kw) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, data, sample_rate, **kw)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """Real shards of a tiny synthetic dataset built by the pipeline's own steps (no Snakemake)."""
+    from crossrep import steps
+    from crossrep.features import SpectrogramConfig
+
+    p = tiny(yaml.safe_load((REPO / "params.yaml").read_text()))
+    root = tmp_path_factory.mktemp("tiny")
+    raw = root / "raw"
+    steps.synthesize(raw, p["dataset"], 22050, p["seed"])
+    steps.manifest(raw, root / "manifest.csv", p["dataset"], 22050, p["segment"], p["seed"])
+    cfg = SpectrogramConfig.from_params(p["spectrogram"], 22050)
+    for fold in (1, 2, 3):
+        seg = root / f"segments/fold{fold}.h5"
+        steps.segments(root / "manifest.csv", raw, seg, fold, p["dataset"]["genres"], 22050,
+                       p["dataset"]["clip_seconds"], p["segment"])
+        for rep in ("stft", "mel"):
+            steps.spectrograms(seg, root / f"{rep}/fold{fold}.h5", rep, cfg, 16)
+    return root, p
+
+
+def train_tiny(tiny_data, kind, out_dir, fold=3, **train_overrides):
+    """Train ``kind`` on folds != ``fold`` of the tiny data; returns (checkpoint, history)."""
+    import torch
+
+    from crossrep import train
+
+    root, p = tiny_data
+    src = {"cnn1d": "segments/fold{}.h5", "cnn2d_stft": "stft/fold{}.h5", "cnn2d_mel": "mel/fold{}.h5"}[kind]
+    params = copy.deepcopy(p["train"])
+    params.update(train_overrides)
+    ckpt, hist = Path(out_dir) / f"{kind}.pt", Path(out_dir) / f"{kind}.csv"
+    rep = kind.split("_")[-1]
+    inputs = {"segment": p["segment"],
+              "spectrogram": None if kind == "cnn1d" else {**p["spectrogram"]}}
+    train.train_fold(kind, [root / src.format(k) for k in (1, 2, 3) if k != fold], ckpt, hist, fold,
+                     p["dataset"]["genres"], p["model"], params, p["seed"], 22050, torch.device("cpu"), inputs)
+    return ckpt, hist

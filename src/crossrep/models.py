@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import signal
+from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
 
@@ -99,10 +100,10 @@ class Gammatone(nn.Module):
         if not self.fft:
             return F.conv1d(x, self.weight)
         n, taps = x.shape[-1], self.weight.shape[-1]
-        size = 1 << (n + taps - 2).bit_length()
+        size = next_fast_len(n + taps - 1, real=True)
         key = (size, x.device, x.dtype)
         if key not in self._spectrum:  # filters' spectrum per FFT size (frozen weights)
-            self._spectrum = {key: torch.fft.rfft(self.weight.flip(-1).to(x.dtype), size)}
+            self._spectrum = {key: torch.fft.rfft(self.weight[:, 0].flip(-1).to(x.dtype), size)}
         y = torch.fft.irfft(torch.fft.rfft(x, size) * self._spectrum[key], size)
         return y[..., taps - 1:n]
 

@@ -9,12 +9,14 @@ import json
 import logging
 from pathlib import Path
 
+import h5py
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from . import audio, dataset, synthetic
 from .features import Spectrogram, SpectrogramConfig
-from .shards import atomic_path, batches, open_shard, read_strings, write_shard
+from .shards import ShardError, atomic_path, batches, open_shard, read_strings, write_shard
 
 log = logging.getLogger("crossrep")
 
@@ -84,3 +86,203 @@ def spectrograms(segments_path, out, representation: str, config: SpectrogramCon
                              segment=src["segment"][part], label=src["label"][part])
     log.info("%s: %d %s spectrograms of %dx%d", out, n, representation,
              config.n_bins(representation), config.n_frames(window))
+
+
+def train(kind: str, train_paths, checkpoint, history, fold: int, genres, model_params: dict,
+          train_params: dict, seed: int, sample_rate: int, inputs: dict) -> None:
+    """``inputs``: the segment and spectrogram params the model's input was made with."""
+    from . import runtime, train as training
+
+    summary = training.train_fold(kind, train_paths, checkpoint, history, fold, genres, model_params, train_params,
+                                  seed, sample_rate, runtime.device(train_params["device"]), extra_params=inputs)
+    log.info("%s fold %d: %s", kind, fold, summary)
+
+
+def predict(checkpoint, source, out, batch_size: int = 50, device="cpu") -> None:
+    """Segment probabilities of a checkpoint on a shard's rows (spectrograms or audio)."""
+    from . import models
+    from .data import ShardRows, input_dataset
+    from .train import evaluate
+
+    model, ckpt = models.load_checkpoint(checkpoint, device)
+    with ShardRows([source], input_dataset(ckpt["kind"])) as rows:
+        loss, accuracy, probs = evaluate(model, rows, np.arange(len(rows)), batch_size, device)
+        with write_shard(out, model=ckpt["kind"], source=str(source), classes=json.dumps(ckpt["classes"]),
+                         fold=rows.files[0].attrs.get("fold", 0)) as shard:
+            shard.append(probs=probs.astype(np.float32), label=rows.labels.astype(np.int16),
+                         track_id=list(rows.track_ids), segment=rows.segments)
+    log.info("%s on %s: segment accuracy %.3f, loss %.3f", checkpoint, source, accuracy, loss)
+
+
+def _align(a: h5py.File, b: h5py.File, names=("track_id", "segment")) -> None:
+    """Two shards must list the same segments in the same order (they are zipped row by row)."""
+    for name in names:
+        if not np.array_equal(a[name][...], b[name][...]):
+            raise ShardError(f"{a.filename} and {b.filename} list different segments ({name}); rebuild them")
+
+
+def adversarial(checkpoint, spectrograms_path, out, method: str, attack_params: dict, seed: int,
+                device="cpu") -> None:
+    """Attack every spectrogram of a test fold against that fold's 2D CNN; store x_adv and predictions."""
+    from . import models
+    from .attacks import AttackConfig, attack, attack_labels
+
+    cfg = AttackConfig.from_params(method, attack_params)
+    model, ckpt = models.load_checkpoint(checkpoint, device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with open_shard(spectrograms_path, "spec", "label", "track_id", "segment") as src:
+        n = src["spec"].shape[0]
+        attrs = dict(method=method, eps=cfg.eps, step=cfg.step, iterations=cfg.iterations, targeted=cfg.targeted,
+                     label_source=attack_params["label"], clip_to_range=cfg.clip_to_range, fold=src.attrs["fold"],
+                     representation=src.attrs["representation"], config=src.attrs["config"],
+                     classes=json.dumps(ckpt["classes"]))
+        with write_shard(out, **attrs) as shard:
+            for part in tqdm(list(batches(n, attack_params["batch_size"])), desc=f"{method} fold {attrs['fold']}",
+                             leave=False, mininterval=2.0):
+                clean = torch.from_numpy(src["spec"][part]).to(device)
+                truth = torch.from_numpy(src["label"][part].astype(np.int64)).to(device)
+                used = attack_labels(model, clean, truth, attack_params["label"], cfg.targeted, len(ckpt["classes"]))
+                adv = attack(model, clean, used, cfg, generator)
+                with torch.no_grad():
+                    probs = torch.softmax(model(adv), 1)
+                delta = (adv - clean).flatten(1)
+                shard.append(spec=adv.cpu().numpy(), probs=probs.cpu().numpy(),
+                             attack_label=used.cpu().numpy().astype(np.int16), label=src["label"][part],
+                             track_id=list(read_strings(src["track_id"], part)), segment=src["segment"][part],
+                             linf=delta.abs().amax(1).cpu().numpy(), l2=delta.norm(dim=1).cpu().numpy())
+    log.info("%s eps=%g on %s: %d segments", method, cfg.eps, spectrograms_path, n)
+
+
+def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_per_genre: int, seed: int,
+              device="cpu") -> None:
+    """Accuracy of the 2D CNN against eps for each attack, on a few whole tracks per genre."""
+    import pandas as pd
+
+    from . import metrics, models
+    from .attacks import AttackConfig, attack, attack_labels
+
+    model, ckpt = models.load_checkpoint(checkpoint, device)
+    with open_shard(spectrograms_path, "spec") as src:
+        tracks, labels = read_strings(src["track_id"]), src["label"][...]
+        chosen = [t for g in np.unique(labels) for t in sorted(set(tracks[labels == g]))[:tracks_per_genre]]
+        rows = np.flatnonzero(np.isin(tracks, chosen))
+        clean = torch.from_numpy(src["spec"][rows]).to(device)
+        fold = int(src.attrs["fold"])
+    truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
+    results = []
+    for method in attack_params["methods"]:
+        for eps in sorted(set([0.0, *attack_params["eps_sweep"]])):
+            cfg = AttackConfig.from_params(method, attack_params, eps=eps)
+            probs = []
+            for part in batches(len(rows), attack_params["batch_size"]):
+                used = attack_labels(model, clean[part], truth[part], attack_params["label"], cfg.targeted,
+                                     len(ckpt["classes"]))
+                adv = attack(model, clean[part], used, cfg, torch.Generator(device=device).manual_seed(seed))
+                with torch.no_grad():
+                    probs.append(torch.softmax(model(adv), 1).cpu().numpy())
+            acc = metrics.accuracies(np.concatenate(probs), labels[rows], tracks[rows])
+            results.append(dict(method=method, eps=eps, fold=fold, segments_n=len(rows), **acc))
+    with atomic_path(out) as tmp:
+        pd.DataFrame(results).to_csv(tmp, index=False)
+    log.info("eps sweep on %d segments of %s written to %s", len(rows), spectrograms_path, out)
+
+
+def reconstruct(segments_path, spectrograms_path, out, representation: str, config: SpectrogramConfig,
+                griffin_lim_iterations: int, batch_size: int, seed: int) -> None:
+    """Waveforms rebuilt from (clean or adversarial) dB spectrograms of one fold.
+
+    STFT: the spectrogram's magnitude with the ORIGINAL phase of the clean segment.
+    Mel: NNLS to a linear magnitude, then Griffin-Lim seeded per batch.
+    """
+    transform = Spectrogram(config)
+    with open_shard(segments_path, "audio") as seg, open_shard(spectrograms_path, "spec") as spec:
+        _align(seg, spec)
+        n, window = seg["audio"].shape
+        attrs = dict(representation=representation, source=str(spectrograms_path), fold=seg.attrs["fold"],
+                     griffin_lim_iterations=griffin_lim_iterations if representation == "mel" else 0)
+        with write_shard(out, **attrs) as shard:
+            for i, part in enumerate(tqdm(list(batches(n, batch_size)), desc=f"rebuild {representation}",
+                                          leave=False, mininterval=2.0)):
+                phase = transform.phase(seg["audio"][part]) if representation == "stft" else None
+                audio_rebuilt = transform.invert(representation, spec["spec"][part], window, phase=phase,
+                                                 griffin_lim_iterations=griffin_lim_iterations, seed=seed + i)
+                shard.append(audio=audio_rebuilt.astype(np.float32), label=seg["label"][part],
+                             track_id=list(read_strings(seg["track_id"], part)), segment=seg["segment"][part])
+    log.info("rebuilt %d %s segments from %s", n, representation, spectrograms_path)
+
+
+def snr(segments_path, clean_rebuild_path, rebuilt_path, out, batch_size: int = 32) -> None:
+    """Per-segment SNRs of a rebuilt condition: true SNR against the clean rebuild (paper eq. 3),
+    true SNR against the original audio, and the authors' level ratio against the clean rebuild."""
+    import pandas as pd
+
+    from . import metrics
+
+    columns = {k: [] for k in ("track_id", "segment", "label", "true_snr_db", "snr_vs_original_db",
+                               "level_ratio_db")}
+    with open_shard(segments_path, "audio") as seg, open_shard(clean_rebuild_path, "audio") as ref, \
+            open_shard(rebuilt_path, "audio") as adv:
+        _align(seg, ref)
+        _align(seg, adv)
+        for part in batches(seg["audio"].shape[0], batch_size):
+            original, reference, other = seg["audio"][part], ref["audio"][part], adv["audio"][part]
+            columns["track_id"] += list(read_strings(seg["track_id"], part))
+            columns["segment"] += list(seg["segment"][part])
+            columns["label"] += list(seg["label"][part])
+            columns["true_snr_db"] += list(metrics.snr_db(reference, other))
+            columns["snr_vs_original_db"] += list(metrics.snr_db(original, other))
+            columns["level_ratio_db"] += list(metrics.level_ratio_db(reference, other))
+    with atomic_path(out) as tmp:
+        pd.DataFrame(columns).to_csv(tmp, index=False)
+
+
+def listening(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int) -> None:
+    from . import listening as page
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    page.write_samples(fold, segments_path, out_dir, out_json, sources, per_genre, sample_rate)
+
+
+def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: str) -> None:
+    """metrics.json, Tables III-VII, figures, and the listening page from every per-fold result."""
+    import pandas as pd
+
+    from . import listening as page
+    from . import reports
+
+    out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
+    table = dataset.read_manifest(results["manifest"])
+    data = dict(tracks=int((table.status != "skipped").sum()), skipped_files=int((table.status == "skipped").sum()),
+                padded_clips=int((table.status == "padded").sum()), segments=0, dropped_silent_segments=0)
+    for path in results["segments"].values():
+        with open_shard(path, "audio") as h5:
+            data["segments"] += int(h5["audio"].shape[0])
+            data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
+    results = dict(results, data=data)
+    reports.build(results, out_dir, list(results["segments"]))
+    with open_shard(next(iter(results["segments"].values())), "audio") as h5:
+        classes = json.loads(h5.attrs["genres"])
+    figures = [figures_dir / "training_curves.png"]
+    reports.training_curves(results["history"], figures[0])
+    for rep, by_attack in results["adversarial"].items():
+        for attack, by_fold in by_attack.items():
+            fold = min(by_fold)
+            figures.append(figures_dir / f"fig4_{rep}_{attack}.png")
+            reports.figure4(results["spectrograms"][rep][fold], by_fold[fold], figures[-1],
+                            f"{rep.upper()} {attack.upper()} (fold {fold})")
+    figures.append(figures_dir / "accuracy_vs_eps.png")
+    reports.eps_curve(results["eps_sweep"], figures[-1])
+    figures.append(figures_dir / "snr_distributions.png")
+    reports.snr_histograms(results["snr"], figures[-1])
+    for model, by_fold in results["clean"].items():
+        for fold, path in by_fold.items():
+            reports.confusion(path, classes, figures_dir / "confusion" / f"{model}_fold{fold}.png",
+                              f"{model}, test fold {fold} (segments)")
+    tables = {title: out_dir / "tables" / f"table{n}.csv" for n, title in (
+        (3, "Table III: 2D CNN, clean spectrograms"), (4, "Table IV: 1D CNN, original and STFT-rebuilt audio"),
+        (5, "Table V: 2D CNN, adversarial spectrograms"), (6, "Table VI: 1D CNN, rebuilt adversarial audio"),
+        (7, "Table VII: SNR of rebuilt audio (dB)"))}
+    prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
+    page.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
+                     f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments")
+    log.info("report written: %s, %s", metrics_path, page_path)

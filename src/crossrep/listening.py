@@ -1,0 +1,135 @@
+"""Listening samples (16-bit WAVs) and the offline listening page ``reports/index.html``.
+
+Like the authors' page: per genre, the original segment, its clean rebuild and its
+adversarial rebuilds, with the 2D CNN's and the 1D CNN's predictions and the SNRs. All
+paths are relative (the folder works offline); every name from the data is HTML-escaped
+and file names are reduced to a safe character set (no path traversal).
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import write_wav
+from .shards import atomic_path, open_shard, read_strings
+
+
+def safe_name(text: str) -> str:
+    """A file-name component: letters, digits, dot, dash, underscore; never '..' or hidden."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "item"
+    return name[:80]
+
+
+def _probs_at(path, row):
+    with open_shard(path, "probs") as h5:
+        return h5["probs"][row]
+
+
+def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int):
+    """WAVs and metadata for ``per_genre`` tracks per genre of one fold.
+
+    ``sources``: {"original": {"cnn1d": prediction shard},
+                  "rep/condition": {"rebuilt": shard, "cnn2d": shard with probs, "cnn1d": shard, "snr": csv}}
+    """
+    out_dir, out_json = Path(out_dir), Path(out_json)
+    with open_shard(segments_path, "audio") as seg:
+        genres = json.loads(seg.attrs["genres"])
+        tracks, labels, segments = read_strings(seg["track_id"]), seg["label"][...], seg["segment"][...]
+        picks = []
+        for label in np.unique(labels):
+            for track in sorted(set(tracks[labels == label]))[:per_genre]:
+                rows = np.flatnonzero(tracks == track)
+                picks.append(int(rows[len(rows) // 2]))  # the middle segment of the track
+        items = []
+        for row in picks:
+            genre, track = genres[labels[row]], str(tracks[row])
+            stem = f"{safe_name(genre)}/{safe_name(track)}_seg{segments[row]}"
+            item = dict(fold=fold, genre=genre, track_id=track, segment=int(segments[row]), versions=[])
+            original = f"{stem}_original.wav"
+            write_wav(out_dir / original, seg["audio"][row], sample_rate)
+            item["versions"].append(dict(name="original", file=original, cnn2d=None,
+                                         cnn1d=genres[int(_probs_at(sources["original"]["cnn1d"], row).argmax())]))
+            for version, src in sources.items():
+                if version == "original":
+                    continue
+                with open_shard(src["rebuilt"], "audio") as rebuilt:
+                    audio = rebuilt["audio"][row]
+                name = f"{stem}_{safe_name(version)}.wav"
+                write_wav(out_dir / name, audio, sample_rate)
+                snr = pd.read_csv(src["snr"]).iloc[row]
+                item["versions"].append(dict(
+                    name=version, file=name,
+                    cnn2d=genres[int(_probs_at(src["cnn2d"], row).argmax())],
+                    cnn1d=genres[int(_probs_at(src["cnn1d"], row).argmax())],
+                    true_snr_db=_num(snr["true_snr_db"]), snr_vs_original_db=_num(snr["snr_vs_original_db"]),
+                    level_ratio_db=_num(snr["level_ratio_db"])))
+            items.append(item)
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(items, indent=1))
+
+
+def _num(value):
+    value = float(value)
+    return round(value, 2) if np.isfinite(value) else ("inf" if value > 0 else None)
+
+
+def _table_html(csv_path: Path, title: str) -> str:
+    frame = pd.read_csv(csv_path)
+    cols = [c for c in frame.columns if not c.endswith(("_mean", "_sd", "_n"))]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame[cols].itertuples(index=False))
+    return f"<h3>{html.escape(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>crossrep: listening page</title>
+<style>
+body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}}
+table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #bbb;padding:3px 8px;font-size:14px}}
+th{{background:#eee}} img{{max-width:100%;border:1px solid #ddd;margin:.5em 0}} audio{{height:32px}}
+.note{{color:#555;font-size:14px}}
+</style></head><body>
+<h1>Cross-representation transferability: listening page</h1>
+<p class="note">Spectrogram attacks on the 2D CNN, waveforms rebuilt from the perturbed spectrograms (STFT with
+the clean phase; mel by Griffin-Lim), and the 1D CNN's predictions on them. Dataset: {dataset}. True SNR is
+10·log10(P(x)/P(δ)) against the clean rebuild; the level ratio is the authors' figure (not an SNR).</p>
+<h2>Tables</h2>{tables}
+<h2>Figures</h2>{figures}
+<h2>Audio samples</h2>{samples}
+</body></html>
+"""
+
+
+def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio_prefix: dict, dataset: str):
+    """``tables``: {title: csv}; ``figures``: png paths; ``audio_prefix``: {fold: relative folder}."""
+    out_html = Path(out_html)
+    base = out_html.parent
+    tables_html = "".join(_table_html(Path(p), t) for t, p in tables.items())
+    figures_html = "".join(f'<img src="{html.escape(Path(p).relative_to(base).as_posix())}" alt="'
+                           f'{html.escape(Path(p).stem)}">' for p in figures)
+    items = [item for path in sample_jsons for item in json.loads(Path(path).read_text())]
+    samples = []
+    for genre in sorted({i["genre"] for i in items}):
+        samples.append(f"<h3>{html.escape(genre)}</h3>")
+        for item in (i for i in items if i["genre"] == genre):
+            rows = []
+            for v in item["versions"]:
+                src = f"{audio_prefix[item['fold']]}/{v['file']}"
+                cells = [v["name"], v["cnn2d"] or "—", v["cnn1d"], v.get("true_snr_db", "—"),
+                         v.get("snr_vs_original_db", "—"), v.get("level_ratio_db", "—")]
+                rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                            + f'<td><audio controls preload="none" src="{html.escape(src)}"></audio></td></tr>')
+            samples.append(
+                f"<p>{html.escape(item['track_id'])}, segment {item['segment']} (fold {item['fold']})</p>"
+                "<table><thead><tr><th>version</th><th>2D CNN prediction</th><th>1D CNN prediction</th>"
+                "<th>true SNR (dB)</th><th>SNR vs original (dB)</th><th>level ratio (dB)</th><th>audio</th>"
+                "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(PAGE.format(dataset=html.escape(dataset), tables=tables_html, figures=figures_html,
+                                   samples="".join(samples)), encoding="utf-8")

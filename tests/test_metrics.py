@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from crossrep import metrics
+
+
+def test_vote_and_sum_rule_with_ties():
+    # track a: votes 1,1,2 -> vote 1; sums favour 2 -> sum 2
+    # track b: votes tie 0 vs 3 (one each); summed probability favours 3 -> vote 3
+    probs = np.array([
+        [0.0, 0.4, 0.35, 0.25], [0.0, 0.4, 0.35, 0.25], [0.0, 0.0, 1.0, 0.0],
+        [0.5, 0.0, 0.0, 0.5 - 1e-3], [0.3, 0.0, 0.0, 0.7],
+    ])
+    tracks = ["a", "a", "a", "b", "b"]
+    d = metrics.track_decisions(probs, tracks)
+    assert d.loc["a", "vote"] == 1 and d.loc["a", "sum"] == 2
+    assert d.loc["b", "vote"] == 3 and d.loc["b", "sum"] == 3
+    acc = metrics.accuracies(probs, np.array([1, 1, 1, 0, 0]), tracks)
+    assert acc == {"segments": pytest.approx(2 / 5), "vote": 0.5, "sum": 0.0}
+
+
+def test_exact_tie_goes_to_lower_class():
+    d = metrics.track_decisions(np.array([[0.5, 0.5], [0.5, 0.5]]), ["t", "t"])
+    assert d.loc["t", "vote"] == 0 and d.loc["t", "sum"] == 0
+
+
+def test_summarise_uses_sample_sd():
+    s = metrics.summarise({1: 70.0, 2: 80.0, 3: 90.0})
+    assert s["mean"] == 80.0 and s["sd"] == pytest.approx(10.0) and s["fold2"] == 80.0
+
+
+def test_true_snr_on_hand_made_signals():
+    t = np.arange(22050) / 22050
+    x = np.sin(2 * np.pi * 440 * t)
+    noise = 0.01 * np.sin(2 * np.pi * 1234 * t)                    # power ratio 1e4 -> 40 dB
+    assert metrics.snr_db(x, x + noise) == pytest.approx(40.0, abs=0.01)
+    assert metrics.snr_db(x[None], x[None]).item() == np.inf
+    assert np.isnan(metrics.snr_db(np.zeros(100), np.ones(100)))
+
+
+def test_level_ratio_reproduces_the_authors_value_and_differs_from_snr():
+    x = np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)
+    # rms(adv) = 0.9 rms(x): level ratio 20 log10(1 / 0.1) = 20 dB whatever the waveform
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(x.shape)
+    adv = noise / np.sqrt(np.mean(noise ** 2)) * 0.9 * np.sqrt(np.mean(x ** 2))
+    assert metrics.level_ratio_db(x, adv) == pytest.approx(20.0, abs=1e-6)
+    assert metrics.snr_db(x, adv) < 0                               # a true SNR sees pure noise
+    # the paper's segment 838_20 FGSM figure: 18.35 dB <=> |1 - rms_adv/rms_x| = 10**(-18.35/20)
+    ratio = 1 + 10 ** (-18.35 / 20)
+    assert metrics.level_ratio_db(x, ratio * x) == pytest.approx(18.35, abs=1e-9)
+    assert np.isnan(metrics.level_ratio_db(np.zeros(10), np.ones(10)))
+
+
+def test_snr_summary_counts_silent_and_identical():
+    s = metrics.snr_summary([10.0, 20.0, np.nan, np.inf])
+    assert s == {"mean": 15.0, "sd": pytest.approx(7.0710678), "n": 2, "silent_reference": 1, "identical": 1}

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import torch
+
+from crossrep import models
+
+PAPER_2D = dict(widths=(32, 32, 64, 64), dense=1024)
+# Table I output shapes (height x width x channels) for STFT and mel inputs. The paper's
+# last MaxPool row (60x103 / 12x103) is off by one against its own previous row
+# (122/2 = 61, 209/2 = 104, 26/2 = 13); DESIGN.md's 61*104*64 flatten is what Keras gives.
+TABLE_I = {
+    "stft": [(255, 429, 32), (253, 427, 32), (126, 213, 32), (124, 211, 64), (122, 209, 64), (61, 104, 64)],
+    "mel": [(62, 429, 32), (60, 427, 32), (30, 213, 32), (28, 211, 64), (26, 209, 64), (13, 104, 64)],
+}
+TABLE_II = [109739, 13717, 6731, 841, 389, 179, 82, 41]
+
+
+@pytest.mark.parametrize("rep,bins", [("stft", 257), ("mel", 64)])
+def test_cnn2d_matches_table_i_layer_by_layer(rep, bins):
+    model = models.CNN2D(bins, 431, 10, **PAPER_2D).eval()
+    x = torch.randn(1, bins, 431)
+    shapes, h = [], model.norm(x).unsqueeze(1)
+    with torch.no_grad():
+        for layer in model.features:
+            h = layer(h)
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d)):
+                shapes.append((h.shape[2], h.shape[3], h.shape[1]))
+        assert shapes == TABLE_I[rep]
+        flat = model.classifier[1]
+        assert flat.in_features == 64 * TABLE_I[rep][-1][0] * TABLE_I[rep][-1][1] and flat.out_features == 1024
+        assert model(x).shape == (1, 10)
+    if rep == "stft":
+        assert flat.weight.numel() == 61 * 104 * 64 * 1024        # the ~416 M-weight dense layer
+
+
+def test_cnn1d_matches_table_ii_layer_by_layer():
+    model = models.CNN1D(gammatone_filters=32, widths=(16, 32, 64, 128), dense=256).eval()
+    x = torch.randn(1, 110250)
+    lengths, channels = [], []
+    with torch.no_grad():
+        h = model.gammatone(model.norm(x).unsqueeze(1))
+        lengths.append(h.shape[-1]), channels.append(h.shape[1])
+        for layer in model.features:
+            h = layer(h)
+            if isinstance(layer, (torch.nn.Conv1d, torch.nn.AvgPool1d, torch.nn.MaxPool1d)):
+                lengths.append(h.shape[-1]), channels.append(h.shape[1])
+        assert lengths == TABLE_II
+        assert channels == [32, 32, 16, 16, 32, 64, 128, 128]
+        assert model.classifier[1].in_features == 41 * 128 and model.classifier[1].out_features == 256
+        assert model(x).shape == (1, 10)
+    assert models.cnn1d_output_length(110250, 512) == 41
+
+
+def test_gammatone_is_frozen_and_peaks_at_centre_frequencies():
+    gt = models.Gammatone(32, 512, 22050, 100.0, 8000.0)
+    assert not any(p.requires_grad for p in gt.parameters())       # buffers, never trained
+    model = models.CNN1D(gammatone_filters=32)
+    names = [n for n, _ in model.named_parameters()]
+    assert not any(n.startswith("gammatone") for n in names)
+    n_fft = 1 << 16
+    response = np.abs(np.fft.rfft(gt.weight[:, 0].numpy(), n_fft, axis=1))
+    peaks = np.fft.rfftfreq(n_fft, 1 / 22050)[response.argmax(1)]
+    centres = gt.centres.numpy()
+    assert np.all(np.abs(peaks - centres) / centres < 0.05)
+    assert np.all(np.diff(centres) > 0) and abs(centres[0] - 100) < 1e-3 and abs(centres[-1] - 8000) < 1e-2
+    np.testing.assert_allclose(response.max(1), 1.0, atol=0.02)     # unit peak gain
+
+
+def test_fft_gammatone_equals_direct_convolution():
+    direct = models.Gammatone(8, 512, 22050, 100.0, 8000.0, fft=False)
+    fft = models.Gammatone(8, 512, 22050, 100.0, 8000.0, fft=True)
+    x = torch.randn(3, 1, 22050)
+    a, b = direct(x), fft(x)
+    assert a.shape == b.shape == (3, 8, 22050 - 511)
+    assert (a - b).abs().max() < 1e-4 * a.abs().max()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    arch = dict(n_bins=64, n_frames=431, n_classes=10, widths=[2, 2, 4, 4], dense=8, dropout=0.4)
+    model = models.build("cnn2d_mel", arch)
+    model.norm.set(np.linspace(-50, 0, 64), np.full(64, 10.0))
+    path = tmp_path / "m.pt"
+    models.save_checkpoint(path, model, "cnn2d_mel", arch, ["a"] * 10, {"seed": 1}, {"epochs": 2})
+    loaded, ckpt = models.load_checkpoint(path)
+    x = torch.randn(2, 64, 431) * 10 - 30
+    model.eval()
+    assert torch.equal(model(x), loaded(x))
+    assert ckpt["params"] == {"seed": 1} and ckpt["classes"] == ["a"] * 10
+    assert torch.equal(loaded.norm.mean, model.norm.mean)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a crossrep checkpoint"):
+        models.load_checkpoint(path)

@@ -1,0 +1,56 @@
+"""The listening page in a real headless Chromium (Debian's), served from loopback."""
+import functools
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from test_pipeline import run  # noqa: F401  (the module-scoped pipeline run)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def served(run):  # noqa: F811
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(run / "reports"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_page_loads_without_errors_and_every_audio_decodes(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        problems = []
+        page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("requestfailed", lambda req: problems.append(f"failed: {req.url}"))
+        response = page.goto(f"{served}/index.html", wait_until="load")
+        assert response.ok
+        assert page.locator("table").count() >= 5 + 30      # Tables III-VII + one per sample
+        assert page.locator("h3", has_text="Table VII").count() == 1
+        images = page.evaluate("Array.from(document.images).map(i => [i.src, i.naturalWidth])")
+        assert images and all(width > 0 for _, width in images), images
+        decoded = page.evaluate("""async () => {
+            const ctx = new OfflineAudioContext(1, 1, 22050);
+            const out = [];
+            for (const el of document.querySelectorAll('audio')) {
+                const data = await (await fetch(el.getAttribute('src'))).arrayBuffer();
+                const buf = await ctx.decodeAudioData(data);
+                out.push([el.getAttribute('src'), buf.duration, buf.sampleRate]);
+            }
+            return out;
+        }""")
+        browser.close()
+    assert len(decoded) == 210
+    assert all(abs(duration - 5.0) < 1e-3 and rate == 22050 for _, duration, rate in decoded), decoded[:3]
+    assert problems == []

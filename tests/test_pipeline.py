@@ -1,0 +1,78 @@
+"""The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import snakemake, tiny, write_workflow
+from crossrep.shards import open_shard
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, default_params):
+    p = tiny(default_params)
+    p["attack"]["methods"] = ["fgsm", "bim"]
+    wf = write_workflow(tmp_path_factory.mktemp("pipeline"), p)
+    snakemake(wf)
+    return wf
+
+
+def test_tables_and_metrics(run):
+    metrics = json.loads((run / "reports/metrics.json").read_text())
+    assert set(metrics) >= {"clean", "attack", "transfer", "snr", "training", "data", "eps_sweep"}
+    for model in ("cnn2d_stft", "cnn2d_mel", "cnn1d", "cnn1d_on_stft_rebuild"):
+        for agg in ("segments", "vote", "sum"):
+            cell = metrics["clean"][model][agg]
+            assert 0 <= cell["mean"] <= 100 and {"fold1", "fold2", "fold3", "sd"} <= set(cell)
+    assert set(metrics["attack"]["stft"]) == {"fgsm", "bim"}
+    assert set(metrics["transfer"]["mel"]) == {"clean", "fgsm", "bim"}
+    snr = metrics["snr"]["stft"]
+    assert snr["clean"]["snr_vs_original_db"]["mean"] > 90            # lossless STFT rebuild
+    assert snr["bim"]["true_snr_db"]["n"] == 60 and snr["bim"]["true_snr_db"]["silent_reference"] == 0
+    assert metrics["data"]["segments"] == 60
+    # Table IV: the 1D CNN cannot tell the clean STFT rebuild from the original
+    assert metrics["clean"]["cnn1d"]["segments"] == pytest.approx(metrics["clean"]["cnn1d_on_stft_rebuild"]["segments"],
+                                                                 abs=5.0)
+    for n in (3, 4, 5, 6, 7):
+        md = (run / f"reports/tables/table{n}.md").read_text()
+        assert md.startswith(f"**Table {'III IV V VI VII'.split()[n - 3]}:") and "±" in md
+        assert len(pd.read_csv(run / f"reports/tables/table{n}.csv")) >= 2
+    t7 = pd.read_csv(run / "reports/tables/table7.csv")
+    assert {"true SNR vs clean rebuild (eq. 3)", "authors' level ratio (not an SNR)"} <= set(t7.columns)
+
+
+def test_shards_and_figures(run):
+    with open_shard(run / "data/adversarial/stft/bim/fold1.h5", "spec", "probs", "linf") as h5:
+        assert h5["spec"].shape == (20, 257, 431) and h5["probs"].shape == (20, 10)
+        assert h5["linf"][...].max() <= 0.3 + 1e-5 and h5.attrs["iterations"] == 10
+    with open_shard(run / "data/reconstructed/mel/bim/fold2.h5", "audio") as h5:
+        assert h5["audio"].shape == (20, 110250)
+    figures = run / "reports/figures"
+    for name in ("training_curves", "fig4_stft_fgsm", "fig4_mel_bim", "accuracy_vs_eps", "snr_distributions"):
+        assert (figures / f"{name}.png").stat().st_size > 5000
+    assert len(list((figures / "confusion").glob("*.png"))) == 9
+    assert (run / "models/cnn1d/fold2.history.csv").exists()
+
+
+def test_listening_samples_are_16bit_wavs(run):
+    wavs = sorted((run / "reports/audio").rglob("*.wav"))
+    assert len(wavs) == 3 * 10 * 7                        # folds x genres x (original + 2 reps x 3 conditions)
+    info = sf.info(wavs[0])
+    assert (info.samplerate, info.subtype, info.channels, info.frames) == (22050, "PCM_16", 1, 110250)
+
+
+def test_page_links_are_relative_and_exist(run):
+    page = (run / "reports/index.html").read_text()
+    sources = re.findall(r'(?:src)="([^"]+)"', page)
+    assert len(sources) >= 210
+    for src in sources:
+        assert not src.startswith(("/", "http", "file:")) and ".." not in src
+        assert (run / "reports" / src).exists(), src
+
+
+def test_second_run_is_a_no_op(run):
+    proc = snakemake(run)
+    assert "Nothing to be done" in proc.stdout + proc.stderr

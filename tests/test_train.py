@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import torch
+
+from conftest import train_tiny
+from crossrep import models, train
+from crossrep.data import ShardRows
+
+
+def test_validation_split_is_by_track():
+    tracks = np.repeat([f"g{g}/t{t}" for g in range(3) for t in range(5)], 4)
+    labels = np.repeat(np.arange(3), 20)
+    held = train.validation_split(tracks, labels, 0.2, seed=3)
+    assert not set(tracks[held]) & set(tracks[~held])
+    assert [len(set(tracks[held & (labels == g)])) for g in range(3)] == [1, 1, 1]
+    assert np.array_equal(held, train.validation_split(tracks, labels, 0.2, seed=3))
+
+
+def test_short_training_lowers_the_loss_and_writes_a_standalone_checkpoint(tiny_data, tmp_path):
+    ckpt, hist = train_tiny(tiny_data, "cnn2d_mel", tmp_path, epochs=6, patience=6)
+    history = pd.read_csv(hist)
+    assert list(history.columns) == train.HISTORY_COLUMNS and len(history) == 6
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    model, c = models.load_checkpoint(ckpt)
+    assert c["kind"] == "cnn2d_mel" and len(c["classes"]) == 10
+    assert c["params"]["spectrogram"]["n_mels"] == 64 and c["params"]["segment"]["window"] == 110250
+    assert c["history"]["epochs"] == 6 and 1 <= c["history"]["best_epoch"] <= 6
+    assert not ckpt.with_suffix(".resume.pt").exists()
+    root, _ = tiny_data
+    with ShardRows([root / "mel/fold1.h5"], "spec") as rows:          # normalisation travels inside
+        expected = rows.read(np.arange(len(rows))).mean(axis=(0, 2))
+    assert model.norm.mean.flatten().shape == (64,) and model.norm.mean.abs().sum() > 0
+    assert abs(float(model.norm.mean.mean()) - float(expected.mean())) < 10
+
+
+def test_training_is_deterministic(tiny_data, tmp_path):
+    a, ha = train_tiny(tiny_data, "cnn1d", tmp_path / "a", epochs=2)
+    b, hb = train_tiny(tiny_data, "cnn1d", tmp_path / "b", epochs=2)
+    ha, hb = pd.read_csv(ha), pd.read_csv(hb)
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_after_a_crash_gives_the_same_model(tiny_data, tmp_path, monkeypatch):
+    full, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "full", epochs=3, patience=3)
+    real_epoch = train._train_epoch
+
+    def crash_in_epoch_3(*args):
+        if args[-2] == 3:                       # (…, epoch, device)
+            raise KeyboardInterrupt("killed in epoch 3")
+        return real_epoch(*args)
+
+    monkeypatch.setattr(train, "_train_epoch", crash_in_epoch_3)
+    try:
+        train_tiny(tiny_data, "cnn2d_mel", tmp_path / "part", epochs=3, patience=3)
+    except KeyboardInterrupt:
+        pass
+    ckpt = tmp_path / "part" / "cnn2d_mel.pt"
+    assert not ckpt.exists() and ckpt.with_suffix(".resume.pt").exists()
+    monkeypatch.setattr(train, "_train_epoch", real_epoch)
+    resumed, hist = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "part", epochs=3, patience=3)
+    assert len(pd.read_csv(hist)) == 3
+    sa = torch.load(full, weights_only=True)["state_dict"]
+    sb = torch.load(resumed, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_state_from_other_params_is_ignored(tiny_data, tmp_path):
+    ckpt, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path, epochs=1)
+    stale = ckpt.with_suffix(".resume.pt")
+    torch.save({"fingerprint": "other params", "epoch": 99}, stale)
+    ckpt.unlink()
+    _, hist = train_tiny(tiny_data, "cnn2d_mel", tmp_path, epochs=1)
+    assert len(pd.read_csv(hist)) == 1 and not stale.exists()
