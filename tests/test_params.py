@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import yaml
@@ -70,3 +71,23 @@ def test_load_reports_unreadable_yaml(tmp_path):
     bad.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(P.ParamsError, match="mapping"):
         P.load(bad)
+
+
+def test_paper_preset_is_valid_and_plans_nine_training_jobs(tmp_path, default_params):
+    """presets/gtzan-paper.yaml over params.yaml: paper widths, and a dry run lists 3 models x 3 folds."""
+    genres = tmp_path / "gtzan" / "genres"
+    for genre in default_params["dataset"]["genres"]:
+        (genres / genre).mkdir(parents=True)
+    wf = write_workflow(tmp_path / "wf", default_params)
+    preset = yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text())
+    preset["dataset"]["root"] = str(genres)
+    (wf / "preset.yaml").write_text(yaml.safe_dump(preset))
+    proc = snakemake(wf, "-n", "--configfile", "preset.yaml")
+    out = proc.stdout + proc.stderr
+    assert re.search(r"^train\s+9$", out, re.M), out[-2000:]
+    assert "Training cnn2d_stft for test fold 3" in out
+    merged = copy.deepcopy(default_params)
+    for section, values in preset.items():
+        merged[section].update(values)
+    P.validate(merged)
+    assert merged["model"]["cnn2d"]["widths"] == [32, 32, 64, 64] and merged["train"]["epochs"] == 100

@@ -25,9 +25,9 @@ def safe_name(text: str) -> str:
     return name[:80]
 
 
-def _probs_at(path, row):
+def _predictions(path) -> np.ndarray:
     with open_shard(path, "probs") as h5:
-        return h5["probs"][row]
+        return h5["probs"][...].argmax(1)
 
 
 def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int):
@@ -35,8 +35,13 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
 
     ``sources``: {"original": {"cnn1d": prediction shard},
                   "rep/condition": {"rebuilt": shard, "cnn2d": shard with probs, "cnn1d": shard, "snr": csv}}
+    All shards list the fold's segments in the same order, so one row index addresses them all.
     """
     out_dir, out_json = Path(out_dir), Path(out_json)
+    versions = {name: dict(src, cnn2d=_predictions(src["cnn2d"]), cnn1d=_predictions(src["cnn1d"]),
+                           snr=pd.read_csv(src["snr"]))
+                for name, src in sources.items() if name != "original"}
+    original_1d = _predictions(sources["original"]["cnn1d"])
     with open_shard(segments_path, "audio") as seg:
         genres = json.loads(seg.attrs["genres"])
         tracks, labels, segments = read_strings(seg["track_id"]), seg["label"][...], seg["segment"][...]
@@ -49,26 +54,18 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
         for row in picks:
             genre, track = genres[labels[row]], str(tracks[row])
             stem = f"{safe_name(genre)}/{safe_name(track)}_seg{segments[row]}"
-            item = dict(fold=fold, genre=genre, track_id=track, segment=int(segments[row]), versions=[])
-            original = f"{stem}_original.wav"
-            write_wav(out_dir / original, seg["audio"][row], sample_rate)
-            item["versions"].append(dict(name="original", file=original, cnn2d=None,
-                                         cnn1d=genres[int(_probs_at(sources["original"]["cnn1d"], row).argmax())]))
-            for version, src in sources.items():
-                if version == "original":
-                    continue
-                with open_shard(src["rebuilt"], "audio") as rebuilt:
-                    audio = rebuilt["audio"][row]
-                name = f"{stem}_{safe_name(version)}.wav"
-                write_wav(out_dir / name, audio, sample_rate)
-                snr = pd.read_csv(src["snr"]).iloc[row]
-                item["versions"].append(dict(
-                    name=version, file=name,
-                    cnn2d=genres[int(_probs_at(src["cnn2d"], row).argmax())],
-                    cnn1d=genres[int(_probs_at(src["cnn1d"], row).argmax())],
-                    true_snr_db=_num(snr["true_snr_db"]), snr_vs_original_db=_num(snr["snr_vs_original_db"]),
-                    level_ratio_db=_num(snr["level_ratio_db"])))
-            items.append(item)
+            write_wav(out_dir / f"{stem}_original.wav", seg["audio"][row], sample_rate)
+            entries = [dict(name="original", file=f"{stem}_original.wav", cnn2d=None,
+                            cnn1d=genres[original_1d[row]])]
+            for name, v in versions.items():
+                with open_shard(v["rebuilt"], "audio") as rebuilt:
+                    write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt["audio"][row], sample_rate)
+                snr = v["snr"].iloc[row]
+                entries.append(dict(name=name, file=f"{stem}_{safe_name(name)}.wav", cnn2d=genres[v["cnn2d"][row]],
+                                    cnn1d=genres[v["cnn1d"][row]], true_snr_db=_num(snr["true_snr_db"]),
+                                    snr_vs_original_db=_num(snr["snr_vs_original_db"]),
+                                    level_ratio_db=_num(snr["level_ratio_db"])))
+            items.append(dict(fold=fold, genre=genre, track_id=track, segment=int(segments[row]), versions=entries))
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(items, indent=1))
 

@@ -72,7 +72,7 @@ ACC_NOTE = ("Mean ± SD (%) over folds; SD is the sample SD (ddof=1). MV: majori
             "tied class with the larger summed probability); SR: sum rule (sum of softmax).")
 
 
-def build(results: dict, out_dir, folds) -> dict:
+def build(results: dict, out_dir) -> dict:
     """Write metrics.json and tables III-VII; ``results`` maps each result name to per-fold files."""
     out_dir = Path(out_dir)
     tables = out_dir / "tables"

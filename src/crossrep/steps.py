@@ -171,7 +171,7 @@ def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_pe
     truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
     results = []
     for method in attack_params["methods"]:
-        for eps in sorted(set([0.0, *attack_params["eps_sweep"]])):
+        for eps in sorted({0.0, attack_params[method]["eps"], *attack_params["eps_sweep"]}):
             cfg = AttackConfig.from_params(method, attack_params, eps=eps)
             probs = []
             for part in batches(len(rows), attack_params["batch_size"]):
@@ -259,7 +259,7 @@ def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: st
             data["segments"] += int(h5["audio"].shape[0])
             data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
     results = dict(results, data=data)
-    reports.build(results, out_dir, list(results["segments"]))
+    reports.build(results, out_dir)
     with open_shard(next(iter(results["segments"].values())), "audio") as h5:
         classes = json.loads(h5.attrs["genres"])
     figures = [figures_dir / "training_curves.png"]

@@ -23,7 +23,8 @@ rule train:
     params:
         genres=config["dataset"]["genres"],
         model=lambda wc: {k: config["model"][k] for k in ("cnn1d" if wc.model == "cnn1d" else "cnn2d",)},
-        train=config["train"],
+        # threads change speed, not results: not a rerun trigger
+        train={k: v for k, v in config["train"].items() if k != "threads"},
         seed=config["seed"],
         sample_rate=SR,
         # recorded in the checkpoint so it can classify a raw audio file on its own
