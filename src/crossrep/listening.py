@@ -21,7 +21,7 @@ from .shards import atomic_path, open_shard, read_strings
 
 def safe_name(text: str) -> str:
     """A file-name component: letters, digits, dot, dash, underscore; never '..' or hidden."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "item"
+    name = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", text)).strip("._") or "item"
     return name[:80]
 
 
@@ -86,6 +86,7 @@ def _table_html(csv_path: Path, title: str) -> str:
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>crossrep: listening page</title>
+<link rel="icon" href="data:,">
 <style>
 body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #bbb;padding:3px 8px;font-size:14px}}
