@@ -40,6 +40,20 @@ def tiny_params(default_params) -> dict:
     return tiny(default_params)
 
 
+def pipeline_params(default_params) -> dict:
+    p = tiny(default_params)
+    p["attack"]["methods"] = ["fgsm", "bim"]
+    return p
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory, default_params) -> Path:
+    """The whole workflow on the tiny configuration, run once for the session."""
+    wf = write_workflow(tmp_path_factory.mktemp("pipeline"), pipeline_params(default_params))
+    snakemake(wf)
+    return wf
+
+
 def write_workflow(directory: Path, params: dict) -> Path:
     """A runnable copy of the workflow in ``directory`` with ``params`` as params.yaml."""
     directory.mkdir(parents=True, exist_ok=True)

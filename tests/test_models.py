@@ -93,3 +93,14 @@ def test_checkpoint_round_trip(tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a crossrep checkpoint"):
         models.load_checkpoint(path)
+
+
+class Payload:
+    """Anything but plain data: a pickle of this would run code on load."""
+
+
+def test_checkpoints_never_unpickle_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"kind": "cnn1d", "arch": {}, "classes": [], "state_dict": {}, "extra": Payload()}, path)
+    with pytest.raises(ValueError, match="not a crossrep checkpoint"):
+        models.load_checkpoint(path)

@@ -6,15 +6,14 @@ import threading
 
 import pytest
 
-from test_pipeline import run  # noqa: F401  (the module-scoped pipeline run)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
 
 
 @pytest.fixture(scope="module")
-def served(run):  # noqa: F811
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(run / "reports"))
+def served(pipeline_run):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(pipeline_run / "reports"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,23 +1,18 @@
 """The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import snakemake, tiny, write_workflow
+from conftest import snakemake
 from crossrep.shards import open_shard
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, default_params):
-    p = tiny(default_params)
-    p["attack"]["methods"] = ["fgsm", "bim"]
-    wf = write_workflow(tmp_path_factory.mktemp("pipeline"), p)
-    snakemake(wf)
-    return wf
+@pytest.fixture
+def run(pipeline_run):
+    return pipeline_run
 
 
 def test_tables_and_metrics(run):

@@ -90,8 +90,8 @@ def build(results: dict, out_dir) -> dict:
         hist = {f: pd.read_csv(p) for f, p in paths.items()}
         m["training"][model] = {
             "epochs": metrics.summarise({f: len(h) for f, h in hist.items()}),
-            "best_val_accuracy": metrics.summarise({f: 100 * h["val_accuracy"].max() for f, h in hist.items()}),
-            "seconds": metrics.summarise({f: h["seconds"].sum() for f, h in hist.items()})}
+            "best_val_accuracy": metrics.summarise({f: 100 * h["val_accuracy"].max() for f, h in hist.items()})}
+        # no wall times here: metrics.json must be byte-identical for the same params and seed
     sweep = pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by_fold in results["eps_sweep"].items()
                        for p in by_fold.values()], ignore_index=True)
     m["eps_sweep"] = {rep: {meth: {f"eps_{eps:g}": float(100 * g["vote"].mean()) for eps, g in gm.groupby("eps")}

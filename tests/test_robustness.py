@@ -1,0 +1,102 @@
+"""Interrupted runs (SIGKILL mid-training and mid-attack) and determinism, for real."""
+import copy
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import torch
+
+from conftest import BIN, pipeline_params, snakemake, train_tiny, write_workflow
+from crossrep import dataset, models
+from crossrep.shards import open_shard
+
+
+def _start(wf, *targets):
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
+    return subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *targets], cwd=wf, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _kill_when(proc, condition, timeout=600):
+    """SIGKILL the whole Snakemake process group as soon as ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the workflow finished before the moment to kill it"
+        assert time.monotonic() < deadline, "timed out waiting for the moment to kill"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _mtimes(paths):
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def test_sigkill_mid_training_and_mid_attack_then_rerun(tmp_path, default_params, pipeline_run):
+    p = pipeline_params(default_params)
+    p["attack"]["batch_size"] = 4          # several appends per shard: a kill lands mid-shard
+    wf = write_workflow(tmp_path / "wf", p)
+    snakemake(wf, "all_spectrograms")
+    done_before = _mtimes(sorted((wf / "data").rglob("*.h5")))
+
+    # 1. killed in the middle of training: after an epoch checkpoint, before the model file
+    proc = _start(wf, "all_models")
+    _kill_when(proc, lambda: any((wf / "models").glob("*/fold*.resume.pt")))
+    resumable = sorted((wf / "models").glob("*/fold*.resume.pt"))
+    for ckpt in (wf / "models").glob("*/fold?.pt"):        # whatever finished is whole
+        models.load_checkpoint(ckpt)
+    finished_models = _mtimes((wf / "models").glob("*/fold?.pt"))
+    snakemake(wf, "--unlock")
+    snakemake(wf, "all_models")
+    assert _mtimes(done_before) == done_before              # finished shards were not redone
+    assert all(finished_models[c] == c.stat().st_mtime_ns for c in finished_models)
+    resumed = [r for r in resumable if "resuming from epoch" in
+               (wf / "logs/train" / r.parent.name / r.name.replace(".resume.pt", ".log")).read_text()]
+    assert resumed, "no training job resumed from its epoch checkpoint"
+    assert not list((wf / "models").glob("*/*.resume.pt")) and not list(wf.rglob("*.part"))
+    # the resumed model is the model the uninterrupted session run trained (same data, params, seed)
+    for path in resumed:
+        model, fold = path.parent.name, path.name.split(".")[0]
+        a = torch.load(wf / f"models/{model}/{fold}.pt", weights_only=True)["state_dict"]
+        b = torch.load(pipeline_run / f"models/{model}/{fold}.pt", weights_only=True)["state_dict"]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # 2. killed while an adversarial shard is half written
+    proc = _start(wf, "all_attacks")
+    _kill_when(proc, lambda: any((wf / "data").glob("adversarial/*/*/.fold*.part")))
+    for shard in (wf / "data").glob("adversarial/*/*/fold*.h5"):   # only complete shards carry the name
+        with open_shard(shard, "spec") as h5:
+            assert h5["spec"].shape[0] == h5.attrs["rows"] == 20
+    snakemake(wf, "--unlock")
+    snakemake(wf, "all_attacks")
+    shards = sorted((wf / "data").glob("adversarial/*/*/fold*.h5"))
+    assert len(shards) == 2 * 2 * 3 and not list(wf.rglob("*.part"))
+    for shard in shards:
+        with open_shard(shard, "spec", "probs") as h5:
+            assert h5["spec"].shape[0] == 20
+
+
+def test_same_seed_gives_byte_identical_metrics(tmp_path, default_params, pipeline_run):
+    again = write_workflow(tmp_path / "again", pipeline_params(default_params))
+    snakemake(again)
+    assert (again / "reports/metrics.json").read_bytes() == (pipeline_run / "reports/metrics.json").read_bytes()
+
+
+def test_another_seed_gives_other_folds_and_weights(tiny_data, tmp_path):
+    root, p = tiny_data
+    manifest = pd.read_csv(root / "manifest.csv")
+    other = manifest.copy()
+    dataset.assign_folds(other, p["dataset"]["genres"], 3, seed=p["seed"] + 1)
+    assert not manifest.fold.equals(other.fold)
+    a, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "a", epochs=1)
+    b, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "b", epochs=1)
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)                 # same seed: same weights
+    p2 = copy.deepcopy(p)
+    p2["seed"] += 1
+    c, _ = train_tiny((root, p2), "cnn2d_mel", tmp_path / "c", epochs=1)
+    sc = torch.load(c, weights_only=True)["state_dict"]
+    assert not torch.equal(sa["classifier.1.weight"], sc["classifier.1.weight"])
