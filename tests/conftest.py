@@ -120,9 +120,7 @@ def train_tiny(tiny_data, kind, out_dir, fold=3, **train_overrides):
     params = copy.deepcopy(p["train"])
     params.update(train_overrides)
     ckpt, hist = Path(out_dir) / f"{kind}.pt", Path(out_dir) / f"{kind}.csv"
-    rep = kind.split("_")[-1]
-    inputs = {"segment": p["segment"],
-              "spectrogram": None if kind == "cnn1d" else {**p["spectrogram"]}}
+    inputs = {"segment": p["segment"], "spectrogram": None if kind == "cnn1d" else p["spectrogram"]}
     train.train_fold(kind, [root / src.format(k) for k in (1, 2, 3) if k != fold], ckpt, hist, fold,
                      p["dataset"]["genres"], p["model"], params, p["seed"], 22050, torch.device("cpu"), inputs)
     return ckpt, hist

@@ -1,7 +1,6 @@
 """Streaming access to the rows of one or more shards (memory stays at one batch)."""
 from __future__ import annotations
 
-import h5py
 import numpy as np
 
 from .shards import open_shard, read_strings

@@ -11,10 +11,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
-from . import audio, dataset, synthetic
+from . import audio, dataset, metrics, models, runtime, synthetic
+from . import listening as page
+from . import train as training
+from .attacks import AttackConfig, attack, attack_labels
+from .data import ShardRows, input_dataset
 from .features import Spectrogram, SpectrogramConfig
 from .shards import ShardError, atomic_path, batches, open_shard, read_strings, write_shard
 
@@ -91,22 +96,17 @@ def spectrograms(segments_path, out, representation: str, config: SpectrogramCon
 def train(kind: str, train_paths, checkpoint, history, fold: int, genres, model_params: dict,
           train_params: dict, seed: int, sample_rate: int, inputs: dict) -> None:
     """``inputs``: the segment and spectrogram params the model's input was made with."""
-    from . import runtime, train as training
-
     summary = training.train_fold(kind, train_paths, checkpoint, history, fold, genres, model_params, train_params,
                                   seed, sample_rate, runtime.device(train_params["device"]), extra_params=inputs)
     log.info("%s fold %d: %s", kind, fold, summary)
 
 
-def predict(checkpoint, source, out, batch_size: int = 50, device="cpu") -> None:
+def predict(checkpoint, source, out, batch_size: int = 50) -> None:
     """Segment probabilities of a checkpoint on a shard's rows (spectrograms or audio)."""
-    from . import models
-    from .data import ShardRows, input_dataset
-    from .train import evaluate
-
+    device = runtime.device("auto")
     model, ckpt = models.load_checkpoint(checkpoint, device)
     with ShardRows([source], input_dataset(ckpt["kind"])) as rows:
-        loss, accuracy, probs = evaluate(model, rows, np.arange(len(rows)), batch_size, device)
+        loss, accuracy, probs = training.evaluate(model, rows, np.arange(len(rows)), batch_size, device)
         with write_shard(out, model=ckpt["kind"], source=str(source), classes=json.dumps(ckpt["classes"]),
                          fold=rows.files[0].attrs.get("fold", 0)) as shard:
             shard.append(probs=probs.astype(np.float32), label=rows.labels.astype(np.int16),
@@ -121,12 +121,9 @@ def _align(a: h5py.File, b: h5py.File, names=("track_id", "segment")) -> None:
             raise ShardError(f"{a.filename} and {b.filename} list different segments ({name}); rebuild them")
 
 
-def adversarial(checkpoint, spectrograms_path, out, method: str, attack_params: dict, seed: int,
-                device="cpu") -> None:
+def adversarial(checkpoint, spectrograms_path, out, method: str, attack_params: dict, seed: int) -> None:
     """Attack every spectrogram of a test fold against that fold's 2D CNN; store x_adv and predictions."""
-    from . import models
-    from .attacks import AttackConfig, attack, attack_labels
-
+    device = runtime.device("auto")
     cfg = AttackConfig.from_params(method, attack_params)
     model, ckpt = models.load_checkpoint(checkpoint, device)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -153,14 +150,9 @@ def adversarial(checkpoint, spectrograms_path, out, method: str, attack_params: 
     log.info("%s eps=%g on %s: %d segments", method, cfg.eps, spectrograms_path, n)
 
 
-def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_per_genre: int, seed: int,
-              device="cpu") -> None:
+def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_per_genre: int, seed: int) -> None:
     """Accuracy of the 2D CNN against eps for each attack, on a few whole tracks per genre."""
-    import pandas as pd
-
-    from . import metrics, models
-    from .attacks import AttackConfig, attack, attack_labels
-
+    device = runtime.device("auto")
     model, ckpt = models.load_checkpoint(checkpoint, device)
     with open_shard(spectrograms_path, "spec") as src:
         tracks, labels = read_strings(src["track_id"]), src["label"][...]
@@ -214,10 +206,6 @@ def reconstruct(segments_path, spectrograms_path, out, representation: str, conf
 def snr(segments_path, clean_rebuild_path, rebuilt_path, out, batch_size: int = 32) -> None:
     """Per-segment SNRs of a rebuilt condition: true SNR against the clean rebuild (paper eq. 3),
     true SNR against the original audio, and the authors' level ratio against the clean rebuild."""
-    import pandas as pd
-
-    from . import metrics
-
     columns = {k: [] for k in ("track_id", "segment", "label", "true_snr_db", "snr_vs_original_db",
                                "level_ratio_db")}
     with open_shard(segments_path, "audio") as seg, open_shard(clean_rebuild_path, "audio") as ref, \
@@ -237,18 +225,13 @@ def snr(segments_path, clean_rebuild_path, rebuilt_path, out, batch_size: int = 
 
 
 def listening(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int) -> None:
-    from . import listening as page
-
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     page.write_samples(fold, segments_path, out_dir, out_json, sources, per_genre, sample_rate)
 
 
 def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: str) -> None:
     """metrics.json, Tables III-VII, figures, and the listening page from every per-fold result."""
-    import pandas as pd
-
-    from . import listening as page
-    from . import reports
+    from . import reports  # matplotlib: imported by the report step only
 
     out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
     table = dataset.read_manifest(results["manifest"])
@@ -265,11 +248,11 @@ def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: st
     figures = [figures_dir / "training_curves.png"]
     reports.training_curves(results["history"], figures[0])
     for rep, by_attack in results["adversarial"].items():
-        for attack, by_fold in by_attack.items():
+        for method, by_fold in by_attack.items():
             fold = min(by_fold)
-            figures.append(figures_dir / f"fig4_{rep}_{attack}.png")
+            figures.append(figures_dir / f"fig4_{rep}_{method}.png")
             reports.figure4(results["spectrograms"][rep][fold], by_fold[fold], figures[-1],
-                            f"{rep.upper()} {attack.upper()} (fold {fold})")
+                            f"{rep.upper()} {method.upper()} (fold {fold})")
     figures.append(figures_dir / "accuracy_vs_eps.png")
     reports.eps_curve(results["eps_sweep"], figures[-1])
     figures.append(figures_dir / "snr_distributions.png")
