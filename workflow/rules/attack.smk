@@ -33,6 +33,8 @@ rule adversarial:
         runtime=60,
     message:
         "{wildcards.attack} on the {wildcards.rep} spectrograms of fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/adversarial.py"
 
@@ -56,6 +58,8 @@ rule eps_sweep:
         runtime=60,
     message:
         "Accuracy against eps on {wildcards.rep} fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/eps_sweep.py"
 

@@ -19,6 +19,8 @@ if config["dataset"]["kind"] == "synthetic":
             runtime=30,
         message:
             "Generating the synthetic genre dataset into {output}"
+        conda:
+            "../../envs/crossrep.yaml"
         script:
             "../scripts/synthesize.py"
 
@@ -43,6 +45,8 @@ rule manifest:
         runtime=60,
     message:
         "Scanning {input}: clips, folds and skipped files into {output}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/manifest.py"
 
@@ -68,6 +72,8 @@ rule segments:
         runtime=60,
     message:
         "Cutting fold {wildcards.fold} into 5 s segments"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/segments.py"
 

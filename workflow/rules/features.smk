@@ -19,6 +19,8 @@ rule spectrograms:
         runtime=60,
     message:
         "Computing {wildcards.rep} spectrograms of fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/spectrograms.py"
 

@@ -35,6 +35,8 @@ rule reconstruct:
         runtime=60,
     message:
         "Rebuilding {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/reconstruct.py"
 
@@ -58,6 +60,8 @@ rule transfer:
         runtime=30,
     message:
         "1D CNN and SNR on rebuilt {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/transfer.py"
 

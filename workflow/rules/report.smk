@@ -59,6 +59,8 @@ rule listening:
         runtime=10,
     message:
         "Writing listening samples of fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/listening.py"
 
@@ -82,5 +84,7 @@ rule report:
         runtime=20,
     message:
         "Writing metrics.json, Tables III-VII, figures and the listening page"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/report.py"

@@ -40,6 +40,8 @@ rule train:
         runtime=120,
     message:
         "Training {wildcards.model} for test fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/train.py"
 
@@ -60,6 +62,8 @@ rule predict_clean:
         runtime=30,
     message:
         "Clean predictions of {wildcards.model} on test fold {wildcards.fold}"
+    conda:
+        "../../envs/crossrep.yaml"
     script:
         "../scripts/predict.py"
 
