@@ -62,7 +62,8 @@ def measure(tracks_per_genre: int, workdir: Path) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--tracks", type=int, default=3, help="tracks per genre at 1x")
+    ap.add_argument("--tracks", type=int, default=8,
+                    help="tracks per genre at 1x (enough for several training batches of 50)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         small = measure(args.tracks, Path(tmp))

@@ -77,9 +77,6 @@ class Spectrogram:
         mag = np.abs(spec)  # numpy's complex abs is ~7x faster than torch's on CPU (measured)
         return mag if representation == "stft" else self._mel_basis_np @ mag
 
-    def to_db(self, magnitude: torch.Tensor) -> torch.Tensor:
-        return 20.0 * torch.log10(torch.clamp(magnitude, min=self.cfg.amin))
-
     @staticmethod
     def from_db(db) -> torch.Tensor:
         return torch.pow(10.0, torch.as_tensor(db) / 20.0)
