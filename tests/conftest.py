@@ -57,7 +57,7 @@ def pipeline_run(tmp_path_factory, default_params) -> Path:
 def write_workflow(directory: Path, params: dict) -> Path:
     """A runnable copy of the workflow in ``directory`` with ``params`` as params.yaml."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow"):
+    for name in ("Snakefile", "workflow", "envs"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, directory / name, dirs_exist_ok=True)
