@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,9 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
                            snr=pd.read_csv(src["snr"]))
                 for name, src in sources.items() if name != "original"}
     original_1d = _predictions(sources["original"]["cnn1d"])
-    with open_shard(segments_path, "audio") as seg:
+    with ExitStack() as stack:
+        seg = stack.enter_context(open_shard(segments_path, "audio"))
+        rebuilt = {name: stack.enter_context(open_shard(v["rebuilt"], "audio")) for name, v in versions.items()}
         genres = json.loads(seg.attrs["genres"])
         tracks, labels, segments = read_strings(seg["track_id"]), seg["label"][...], seg["segment"][...]
         picks = []
@@ -58,8 +61,7 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
             entries = [dict(name="original", file=f"{stem}_original.wav", cnn2d=None,
                             cnn1d=genres[original_1d[row]])]
             for name, v in versions.items():
-                with open_shard(v["rebuilt"], "audio") as rebuilt:
-                    write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt["audio"][row], sample_rate)
+                write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[name]["audio"][row], sample_rate)
                 snr = v["snr"].iloc[row]
                 entries.append(dict(name=name, file=f"{stem}_{safe_name(name)}.wav", cnn2d=genres[v["cnn2d"][row]],
                                     cnn1d=genres[v["cnn1d"][row]], true_snr_db=_num(snr["true_snr_db"]),

@@ -92,8 +92,7 @@ def build(results: dict, out_dir) -> dict:
             "epochs": metrics.summarise({f: len(h) for f, h in hist.items()}),
             "best_val_accuracy": metrics.summarise({f: 100 * h["val_accuracy"].max() for f, h in hist.items()})}
         # no wall times here: metrics.json must be byte-identical for the same params and seed
-    sweep = pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by_fold in results["eps_sweep"].items()
-                       for p in by_fold.values()], ignore_index=True)
+    sweep = read_sweep(results["eps_sweep"])
     m["eps_sweep"] = {rep: {meth: {f"eps_{eps:g}": float(100 * g["vote"].mean()) for eps, g in gm.groupby("eps")}
                             for meth, gm in gr.groupby("method")} for rep, gr in sweep.groupby("representation")}
 
@@ -201,9 +200,14 @@ def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
     _save(fig, path)
 
 
+def read_sweep(sweep_csvs: dict) -> pd.DataFrame:
+    """{rep: {fold: eps-sweep csv}} -> one table with a ``representation`` column."""
+    return pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by in sweep_csvs.items()
+                      for p in by.values()], ignore_index=True)
+
+
 def eps_curve(sweep_csvs: dict, path: Path):
-    frame = pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by in sweep_csvs.items()
-                       for p in by.values()], ignore_index=True)
+    frame = read_sweep(sweep_csvs)
     fig, ax = plt.subplots(figsize=(6, 4))
     for (rep, method), g in frame.groupby(["representation", "method"]):
         curve = g.groupby("eps")[["segments", "vote"]].mean() * 100
