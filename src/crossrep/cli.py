@@ -94,7 +94,11 @@ def attack_file(args) -> dict:
     window = ckpt["params"]["segment"]["window"]
     _, signal, _ = _segments(args.file, ckpt)
     n_windows = -(-len(signal) // window)
-    segs = np.pad(signal, (0, n_windows * window - len(signal))).reshape(n_windows, window)
+
+    def windows(x):  # non-overlapping windows, the last one zero-padded
+        return np.pad(x, (0, n_windows * window - len(x))).reshape(n_windows, window)
+
+    segs = windows(signal)
     cfg = SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], sr)
     transform = Spectrogram(cfg)
     clean = torch.from_numpy(transform.db(rep, segs))
@@ -126,9 +130,8 @@ def attack_file(args) -> dict:
                   level_ratio_db=float(metrics.level_ratio_db(reference, adversarial)))
     if args.transfer:
         model1d, ckpt1d = _load_model(args.transfer)
-        segs1d = lambda x: np.pad(x, (0, n_windows * window - len(x))).reshape(n_windows, window)
-        result["cnn1d_before"] = _summary(_probs(model1d, torch.from_numpy(segs1d(reference))), ckpt1d["classes"])
-        result["cnn1d_after"] = _summary(_probs(model1d, torch.from_numpy(segs1d(adversarial))), ckpt1d["classes"])
+        result["cnn1d_before"] = _summary(_probs(model1d, torch.from_numpy(windows(reference))), ckpt1d["classes"])
+        result["cnn1d_after"] = _summary(_probs(model1d, torch.from_numpy(windows(adversarial))), ckpt1d["classes"])
     if args.json:
         print(json.dumps(result, indent=2))
         return result
