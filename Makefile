@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean browser
+.PHONY: install run test bench clean system-packages report
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,19 +21,31 @@ install: $(STAMP)
 run: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES)
 
-# Debian's Chromium for the listening-page test (installed when we may use apt; the
-# test is skipped, saying why, on a machine without it).
-browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	  || echo "note: chromium not installed; the browser test will be skipped"; }
+# System packages for two tests, installed when we may use apt (root): Debian's Chromium
+# for the listening page, and SLURM + munge + MariaDB for the real single-node cluster the
+# SLURM profile runs on. Without them those tests are skipped, saying why (outside CI).
+SYSTEM_PACKAGES := chromium slurmctld slurmd slurmdbd slurm-client munge mariadb-server
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      $$missing >/dev/null; \
+	  else echo "note: not installed: $$missing (needs root and apt); those tests will be skipped"; fi; \
+	fi
 
-test: $(STAMP) browser
+test: $(STAMP) system-packages
 	PATH="$(abspath $(BIN)):$$PATH" pytest -q $(PYTEST_ARGS)
+
+# Snakemake's self-contained HTML report of the last run: tables, figures, per-rule runtimes
+report: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --report reports/report.html
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf data/raw data/manifest.csv data/segments data/spectrograms data/adversarial \
-	       data/reconstructed data/predictions models reports/* logs benchmarks .snakemake
+	       data/reconstructed data/predictions data/transfer data/snr data/eps_sweep models logs benchmarks \
+	       .snakemake reports/audio reports/figures reports/tables reports/plots reports/index.html \
+	       reports/report.html

@@ -7,6 +7,9 @@ from crossrep import params as crossrep_params
 configfile: "params.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # Stop before any job with a message naming the bad key (schema + cross-key rules).
 crossrep_params.validate(config, source="params.yaml (with any --config overrides)")
 
@@ -18,6 +21,15 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/report.smk"
+
+
+# Quick bookkeeping jobs run where Snakemake runs, not as cluster jobs.
+localrules:
+    all,
+    synthesize,
+    manifest,
+    listening,
+    report,
 
 
 rule all:

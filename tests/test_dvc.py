@@ -1,26 +1,20 @@
 """DVC over the workflow in a real temporary git + DVC repository.
 
-The outputs of the session's tiny pipeline run are committed to DVC (`dvc commit`, no
-recomputation), then an attack parameter changes and `dvc repro` must rerun only the
-attack-downstream stages, leaving every checkpoint untouched.
+The session's tiny pipeline was built by a full `dvc repro` and committed (conftest
+``pipeline_run``); each test works on a copy of that repository.
 """
+import csv
 import hashlib
-import os
+import io
+import json
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from conftest import sh
 
-
-def sh(cwd, *args, check=True):
-    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc.stdout + proc.stderr
+STAGES = ["data", "segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "report"]
 
 
 def digests(folder):
@@ -32,19 +26,6 @@ def digests(folder):
 def repo(tmp_path, pipeline_run):
     repo = tmp_path / "repo"
     shutil.copytree(pipeline_run, repo, symlinks=True)         # keeps mtimes and .snakemake metadata
-    shutil.copy(REPO / "dvc.yaml", repo)
-    shutil.copytree(REPO / "src", repo / "src")                # the code the stages depend on
-    # metrics.json is a DVC metric with cache: false, i.e. versioned by git itself
-    (repo / ".gitignore").write_text("/data/\n/models/\n/reports/*\n!/reports/metrics.json\n/logs/\n"
-                                     "/benchmarks/\n/.snakemake/\n")
-    sh(repo, "git", "init", "-q")
-    sh(repo, "git", "config", "user.email", "ci@example.invalid")
-    sh(repo, "git", "config", "user.name", "ci")
-    sh(repo, "dvc", "init", "-q")
-    sh(repo, "dvc", "config", "core.analytics", "false")
-    sh(repo, "dvc", "commit", "-f")                            # record the existing outputs
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "tiny run")
     return repo
 
 
@@ -54,22 +35,33 @@ def _set_eps(repo, eps):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
+def test_full_repro_is_recorded_and_clean(repo):
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert list(lock["stages"]) == STAGES
     assert "up to date" in sh(repo, "dvc", "status")
+    assert sh(repo, "git", "status", "--porcelain") == ""      # outputs git-ignored, lock committed
+    shown = json.loads(sh(repo, "dvc", "metrics", "show", "--json"))
+    metrics = shown[""]["data"]["reports/metrics.json"]["data"]
+    assert 0 <= metrics["clean"]["cnn2d_mel"]["segments"]["mean"] <= 100
+
+
+def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
     checkpoints = digests(repo / "models")
     assert len(checkpoints) == 9
     _set_eps(repo, 1.0)
     out = sh(repo, "dvc", "repro")
-    for stage in ("data", "spectrograms", "train"):
+    for stage in ("data", "segments", "spectrograms", "train"):
         assert f"Stage '{stage}' didn't change, skipping" in out
-    for stage in ("attack", "transfer", "report"):
+    for stage in ("attack", "reconstruct", "transfer", "report"):
         assert f"Running stage '{stage}'" in out
     assert "Training" not in out                               # no training job ran
+    assert "bim" not in out.lower().replace("bim.", "")        # no BIM job either: per-method jobs
     assert digests(repo / "models") == checkpoints
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "fgsm eps 1.0")
     diff = sh(repo, "dvc", "metrics", "diff", "HEAD~1")
     assert "attack.stft.fgsm.segments.mean" in diff
+    assert "snr.stft.fgsm.true_snr_db" in diff                 # the SNRs moved with eps
     assert "attack.stft.bim.segments.mean" not in diff          # BIM untouched
     assert "attack.fgsm.eps" in sh(repo, "dvc", "params", "diff", "HEAD~1")
 
@@ -84,3 +76,24 @@ def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
     assert digests(clone / "models") == checkpoints
     assert (clone / "reports/metrics.json").read_bytes() == (repo / "reports/metrics.json").read_bytes()
     assert "up to date" in sh(clone, "dvc", "status")
+
+
+def test_experiment_with_set_param_shows_in_exp_show_and_plots(repo, tmp_path):
+    baseline = json.loads((repo / "reports/metrics.json").read_text())
+    out = sh(repo, "dvc", "exp", "run", "-S", "attack.fgsm.eps=3.0", "-n", "fgsm-eps3")
+    assert "Stage 'train' didn't change, skipping" in out and "Training" not in out
+    table = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv"))))
+    exp = next(row for row in table if row["Experiment"] == "fgsm-eps3")
+    base = next(row for row in table if row["Experiment"] == "" and row["rev"] == "HEAD")
+    assert float(exp["attack.fgsm.eps"]) == 3.0 and float(base["attack.fgsm.eps"]) == 0.3
+    key = "attack.mel.fgsm.segments.mean"
+    assert float(base[key]) == pytest.approx(baseline["attack"]["mel"]["fgsm"]["segments"]["mean"])
+    assert exp[key] != base[key]                               # a 10x budget changes the accuracy
+    assert exp["attack.mel.bim.segments.mean"] == base["attack.mel.bim.segments.mean"]
+
+    # the plot data of the experiment: accuracy falls with eps; one series per attack
+    html = tmp_path / "plots"
+    sh(repo, "dvc", "plots", "show", "-o", str(html))
+    page = (html / "index.html").read_text()
+    for series in ("accuracy_vs_eps/stft_fgsm.csv", "accuracy_vs_eps/mel_bim.csv", "training/cnn1d_fold1.csv"):
+        assert series.replace("/", "_").replace(".", "_") in page, series

@@ -1,6 +1,7 @@
 """The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
 import json
 import re
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -71,3 +72,32 @@ def test_page_links_are_relative_and_exist(run):
 def test_second_run_is_a_no_op(run):
     proc = snakemake(run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_plot_series_for_dvc(run):
+    metrics = json.loads((run / "reports/metrics.json").read_text())
+    plots = run / "reports/plots"
+    for rep in ("stft", "mel"):
+        for method in ("fgsm", "bim"):
+            curve = pd.read_csv(plots / f"accuracy_vs_eps/{rep}_{method}.csv")
+            assert list(curve["eps"]) == [0.0, 0.3, 3.0]
+            sweep = metrics["eps_sweep"][rep][method]
+            assert 100 * curve["vote"].to_numpy() == pytest.approx([sweep[f"eps_{e:g}"] for e in curve["eps"]], rel=1e-5)
+    histories = sorted(p.name for p in (plots / "training").glob("*.csv"))
+    assert len(histories) == 9
+    history = pd.read_csv(plots / "training/cnn2d_mel_fold1.csv")
+    assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]  # no wall time
+
+
+def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
+    html = tmp_path / "report.html"
+    snakemake(run, "--report", str(html))
+    text = html.read_text()
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
+    assert {f"reports/tables/table{n}.csv" for n in (3, 4, 5, 6, 7)} <= set(results)
+    assert {"reports/metrics.json", "reports/figures/fig4_stft_bim.png", "reports/figures/training_curves.png",
+            "reports/figures/accuracy_vs_eps.png", "reports/figures/confusion/cnn1d_fold1.png"} <= set(results)
+    runtimes = json.loads(re.search(r"var runtimes_spec = (\{.*?\});\n", text, re.S).group(1))["data"]["values"]
+    jobs = Counter(job["rule"] for job in runtimes)
+    assert jobs["train"] == 9 and jobs["adversarial"] == 12 and jobs["report"] == 1
+    assert all(job["runtime"] > 0 for job in runtimes)

@@ -201,9 +201,9 @@ def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
 
 
 def read_sweep(sweep_csvs: dict) -> pd.DataFrame:
-    """{rep: {fold: eps-sweep csv}} -> one table with a ``representation`` column."""
-    return pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by in sweep_csvs.items()
-                      for p in by.values()], ignore_index=True)
+    """{rep: {attack: {fold: eps-sweep csv}}} -> one table with a ``representation`` column."""
+    return pd.concat([pd.read_csv(p).assign(representation=rep) for rep, by_attack in sweep_csvs.items()
+                      for by_fold in by_attack.values() for p in by_fold.values()], ignore_index=True)
 
 
 def eps_curve(sweep_csvs: dict, path: Path):
@@ -218,6 +218,27 @@ def eps_curve(sweep_csvs: dict, path: Path):
     ax.legend(fontsize=8)
     ax.set_title("Accuracy against eps (mean over folds)")
     _save(fig, path)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def plot_data(results: dict, plots_dir: Path):
+    """Data series for `dvc plots` (one file per series, so `dvc plots diff` overlays
+    revisions): accuracy against eps per representation and attack (fractions, mean over
+    folds) and each model's training history per fold, without wall times, so the files
+    change only when the numbers do."""
+    sweep = read_sweep(results["eps_sweep"])
+    for (rep, method), g in sweep.groupby(["representation", "method"]):
+        curve = g.groupby("eps", as_index=False)[list(AGG)].mean()
+        _write_csv(curve, plots_dir / "accuracy_vs_eps" / f"{rep}_{method}.csv")
+    for model, by_fold in results["history"].items():
+        for fold, csv in by_fold.items():
+            history = pd.read_csv(csv).drop(columns="seconds")
+            _write_csv(history, plots_dir / "training" / f"{model}_fold{fold}.csv")
 
 
 def snr_histograms(snr_csvs: dict, path: Path):

@@ -150,8 +150,10 @@ def adversarial(checkpoint, spectrograms_path, out, method: str, attack_params: 
     log.info("%s eps=%g on %s: %d segments", method, cfg.eps, spectrograms_path, n)
 
 
-def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_per_genre: int, seed: int) -> None:
-    """Accuracy of the 2D CNN against eps for each attack, on a few whole tracks per genre."""
+def eps_sweep(checkpoint, spectrograms_path, out, method: str, attack_params: dict, sweep_eps: list,
+              tracks_per_genre: int, seed: int) -> None:
+    """Accuracy of the 2D CNN against eps for one attack, on a few whole tracks per genre:
+    eps 0 (clean), the attack's own eps and every ``sweep_eps``."""
     device = runtime.device("auto")
     model, ckpt = models.load_checkpoint(checkpoint, device)
     with open_shard(spectrograms_path, "spec") as src:
@@ -162,18 +164,17 @@ def eps_sweep(checkpoint, spectrograms_path, out, attack_params: dict, tracks_pe
         fold = int(src.attrs["fold"])
     truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
     results = []
-    for method in attack_params["methods"]:
-        for eps in sorted({0.0, attack_params[method]["eps"], *attack_params["eps_sweep"]}):
-            cfg = AttackConfig.from_params(method, attack_params, eps=eps)
-            probs = []
-            for part in batches(len(rows), attack_params["batch_size"]):
-                used = attack_labels(model, clean[part], truth[part], attack_params["label"], cfg.targeted,
-                                     len(ckpt["classes"]))
-                adv = attack(model, clean[part], used, cfg, torch.Generator(device=device).manual_seed(seed))
-                with torch.no_grad():
-                    probs.append(torch.softmax(model(adv), 1).cpu().numpy())
-            acc = metrics.accuracies(np.concatenate(probs), labels[rows], tracks[rows])
-            results.append(dict(method=method, eps=eps, fold=fold, segments_n=len(rows), **acc))
+    for eps in sorted({0.0, attack_params[method]["eps"], *sweep_eps}):
+        cfg = AttackConfig.from_params(method, attack_params, eps=eps)
+        probs = []
+        for part in batches(len(rows), attack_params["batch_size"]):
+            used = attack_labels(model, clean[part], truth[part], attack_params["label"], cfg.targeted,
+                                 len(ckpt["classes"]))
+            adv = attack(model, clean[part], used, cfg, torch.Generator(device=device).manual_seed(seed))
+            with torch.no_grad():
+                probs.append(torch.softmax(model(adv), 1).cpu().numpy())
+        acc = metrics.accuracies(np.concatenate(probs), labels[rows], tracks[rows])
+        results.append(dict(method=method, eps=eps, fold=fold, segments_n=len(rows), **acc))
     with atomic_path(out) as tmp:
         pd.DataFrame(results).to_csv(tmp, index=False)
     log.info("eps sweep on %d segments of %s written to %s", len(rows), spectrograms_path, out)
@@ -229,8 +230,9 @@ def listening(fold: int, segments_path, out_dir, out_json, sources: dict, per_ge
     page.write_samples(fold, segments_path, out_dir, out_json, sources, per_genre, sample_rate)
 
 
-def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: str) -> None:
-    """metrics.json, Tables III-VII, figures, and the listening page from every per-fold result."""
+def report(results: dict, metrics_path, page_path, figures_dir, plots_dir, dataset_kind: str) -> None:
+    """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
+    per-fold result."""
     from . import reports  # matplotlib: imported by the report step only
 
     out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
@@ -257,6 +259,7 @@ def report(results: dict, metrics_path, page_path, figures_dir, dataset_kind: st
     reports.eps_curve(results["eps_sweep"], figures[-1])
     figures.append(figures_dir / "snr_distributions.png")
     reports.snr_histograms(results["snr"], figures[-1])
+    reports.plot_data(results, Path(plots_dir))
     for model, by_fold in results["clean"].items():
         for fold, path in by_fold.items():
             reports.confusion(path, classes, figures_dir / "confusion" / f"{model}_fold{fold}.png",

@@ -44,20 +44,22 @@ rule eps_sweep:
         checkpoint="models/cnn2d_{rep}/fold{fold}.pt",
         spectrograms="data/spectrograms/{rep}/fold{fold}.h5",
     output:
-        "data/eps_sweep/{rep}/fold{fold}.csv",
+        "data/eps_sweep/{rep}/{attack}/fold{fold}.csv",
     params:
-        attack=config["attack"],
+        attack=lambda wc: attack_params(wc.attack),
+        eps=config["attack"]["eps_sweep"],
+        tracks_per_genre=config["attack"]["sweep_tracks_per_genre"],
         seed=config["seed"],
     log:
-        "logs/eps_sweep/{rep}/fold{fold}.log",
+        "logs/eps_sweep/{rep}/{attack}/fold{fold}.log",
     benchmark:
-        "benchmarks/eps_sweep/{rep}/fold{fold}.tsv"
+        "benchmarks/eps_sweep/{rep}/{attack}/fold{fold}.tsv"
     threads: config["train"]["threads"]
     resources:
         mem_mb=3000,
         runtime=60,
     message:
-        "Accuracy against eps on {wildcards.rep} fold {wildcards.fold}"
+        "{wildcards.attack} accuracy against eps on {wildcards.rep} fold {wildcards.fold}"
     conda:
         "../../envs/crossrep.yaml"
     script:
@@ -67,4 +69,4 @@ rule eps_sweep:
 rule all_attacks:
     input:
         expand("data/adversarial/{rep}/{attack}/fold{fold}.h5", rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),
-        expand("data/eps_sweep/{rep}/fold{fold}.csv", rep=REPRESENTATIONS, fold=FOLDS),
+        expand("data/eps_sweep/{rep}/{attack}/fold{fold}.csv", rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),

@@ -66,6 +66,12 @@ rule transfer:
         "../scripts/transfer.py"
 
 
+rule all_reconstructed:
+    input:
+        expand("data/reconstructed/{rep}/{condition}/fold{fold}.h5", rep=REPRESENTATIONS, condition=CONDITIONS,
+               fold=FOLDS),
+
+
 rule all_transfer:
     input:
         expand("data/transfer/{rep}/{condition}/fold{fold}.h5", rep=REPRESENTATIONS, condition=CONDITIONS,

@@ -32,7 +32,8 @@ def report_results():
                      for r in REPRESENTATIONS},
         "snr": {r: {c: by_fold("data/snr/{r}/{c}/fold{fold}.csv", r=r, c=c) for c in CONDITIONS}
                 for r in REPRESENTATIONS},
-        "eps_sweep": {r: by_fold("data/eps_sweep/{r}/fold{fold}.csv", r=r) for r in REPRESENTATIONS},
+        "eps_sweep": {r: {a: by_fold("data/eps_sweep/{r}/{a}/fold{fold}.csv", r=r, a=a) for a in ATTACKS}
+                      for r in REPRESENTATIONS},
         "segments": by_fold("data/segments/fold{fold}.h5"),
         "listening": by_fold("reports/audio/fold{fold}.json"),
         "spectrograms": {r: by_fold("data/spectrograms/{r}/fold{fold}.h5", r=r) for r in REPRESENTATIONS},
@@ -65,14 +66,24 @@ rule listening:
         "../scripts/listening.py"
 
 
+TABLES = [3, 4, 5, 6, 7]
+
+
 rule report:
     input:
         flat(report_results()),
     output:
-        metrics="reports/metrics.json",
-        tables=expand("reports/tables/table{n}.{ext}", n=[3, 4, 5, 6, 7], ext=["md", "csv"]),
+        metrics=report("reports/metrics.json", caption="../report/metrics.rst", category="Metrics"),
+        tables=expand("reports/tables/table{n}.md", n=TABLES),
+        table_csvs=[
+            report(f"reports/tables/table{n}.csv", caption="../report/tables.rst", category="Tables",
+                   labels={"table": f"Table {n}"})
+            for n in TABLES
+        ],
         page="reports/index.html",
-        figures=directory("reports/figures"),
+        figures=report(directory("reports/figures"), patterns=["{name}.png"],
+                       caption="../report/figures.rst", category="Figures"),
+        plots=directory("reports/plots"),
     params:
         results=report_results(),
         dataset=config["dataset"]["kind"],

@@ -1,6 +1,6 @@
 from crossrep import runtime, steps
 
 runtime.snakemake_setup(snakemake)
-a = snakemake.params.attack
-steps.eps_sweep(snakemake.input.checkpoint, snakemake.input.spectrograms, snakemake.output[0], a,
-                a["sweep_tracks_per_genre"], snakemake.params.seed)
+p = snakemake.params
+steps.eps_sweep(snakemake.input.checkpoint, snakemake.input.spectrograms, snakemake.output[0],
+                snakemake.wildcards.attack, p.attack, p.eps, p.tracks_per_genre, p.seed)

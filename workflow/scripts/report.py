@@ -1,5 +1,5 @@
 from crossrep import runtime, steps
 
 runtime.snakemake_setup(snakemake)
-steps.report(snakemake.params.results, snakemake.output.metrics, snakemake.output.page, snakemake.output.figures,
-             snakemake.params.dataset)
+out = snakemake.output
+steps.report(snakemake.params.results, out.metrics, out.page, out.figures, out.plots, snakemake.params.dataset)

@@ -1,0 +1,95 @@
+"""The SLURM profile on a REAL single-node cluster (tests/local_slurm.py): a tiny configuration
+of the whole pipeline goes through sbatch, and sacct shows every cluster job."""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake, tiny, write_workflow
+from local_slurm import CONF_DIR, LocalSlurm, missing
+
+LOCAL_RULES = {"synthesize", "manifest", "listening", "report"}
+
+why_not = missing()
+if why_not and os.environ.get("CI"):
+    pytest.fail(f"CI must run the SLURM test: {why_not} (make test installs SLURM as root)", pytrace=False)
+pytestmark = pytest.mark.skipif(bool(why_not), reason=f"no local SLURM: {why_not}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = LocalSlurm(tmp_path_factory.mktemp("slurm-state"), gpus=2).start()
+    yield c
+    c.stop()
+    # a leftover slurm.conf would make every later snakemake call wait on scontrol
+    assert not (CONF_DIR / "slurm.conf").exists()
+    assert all(proc.poll() is not None for _, proc in c.procs) and not c.procs
+
+
+def tiny_cluster_profile(directory: Path) -> Path:
+    """profiles/slurm as shipped, with requests cut to this one-node cluster and quick polls;
+    the GPU requests stay (the test cluster has two stand-in GPUs)."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    for resources in profile["set-resources"].values():
+        resources.update(mem_mb=min(resources.get("mem_mb", 1500), 1500), runtime=30)
+    profile["default-resources"]["mem_mb"] = 1500
+    profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
+    profile.update({"slurm-init-seconds-before-status-checks": 2, "latency-wait": 5, "retries": 0,
+                    "keep-going": False})
+    directory.mkdir(parents=True)
+    (directory / "config.yaml").write_text(yaml.safe_dump(profile))
+    return directory
+
+
+def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
+    p = tiny(default_params)
+    p["dataset"]["folds"] = 2
+    p["dataset"]["synthetic"]["tracks_per_genre"] = 2
+    p["attack"]["methods"] = ["fgsm"]
+    p["attack"]["eps_sweep"] = []
+    wf = write_workflow(tmp_path / "wf", p)
+    profile = tiny_cluster_profile(tmp_path / "profile")
+
+    planned = snakemake(wf, "--profile", str(profile), "--dry-run")
+    run = snakemake(wf, "--profile", str(profile), timeout=1200)
+    assert "submitted with SLURM jobid" in run.stdout + run.stderr
+    metrics = yaml.safe_load((wf / "reports/metrics.json").read_text())
+    assert set(metrics["attack"]) == {"stft", "mel"}
+    for model in ("cnn1d", "cnn2d_stft", "cnn2d_mel"):
+        assert all((wf / f"models/{model}/fold{k}.pt").stat().st_size > 0 for k in (1, 2))
+
+    # every non-local job went through sbatch and is in the accounting database; the
+    # profile groups each training with its clean predictions (comment: rule_<group>_<rules>)
+    sacct = subprocess.run(["sacct", "-X", "-n", "-P", "-a", "-o", "JobID,Comment,State,AllocTRES"],
+                           capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    records = [dict(zip(("id", "comment", "state", "tres"), line.split("|"))) for line in sacct]
+    for r in records:
+        name = r["comment"].removeprefix("rule_").split("_wildcards_")[0]
+        r["rule"] = "train_and_predict" if name.startswith("train_and_predict_") else name
+    planned_jobs = job_counts(planned.stdout)
+    assert planned_jobs["train"] == planned_jobs["predict_clean"] == 6      # 3 models x 2 folds
+    expected = {rule: n for rule, n in planned_jobs.items()
+                if rule not in LOCAL_RULES | {"all", "total", "train", "predict_clean"}}
+    expected["train_and_predict"] = planned_jobs["train"]
+    assert Counter(r["rule"] for r in records) == expected
+    assert {r["state"] for r in records} == {"COMPLETED"}
+    # the profile's GPU requests reached SLURM (training, attacks) and nothing else asked for one
+    assert {r["rule"] for r in records if "gres/gpu=1" in r["tres"]} == {"train_and_predict", "adversarial",
+                                                                        "eps_sweep"}
+
+
+def job_counts(dry_run_stdout: str) -> Counter:
+    """The 'Job stats' table of a Snakemake dry run as {rule: count}."""
+    lines = dry_run_stdout.split("Job stats:")[1].strip().splitlines()[2:]
+    counts = Counter()
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
