@@ -55,7 +55,12 @@ def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
     for stage in ("attack", "reconstruct", "transfer", "report"):
         assert f"Running stage '{stage}'" in out
     assert "Training" not in out                               # no training job ran
-    assert "bim" not in out.lower().replace("bim.", "")        # no BIM job either: per-method jobs
+    # per-attack jobs: the FGSM ones ran (job messages of the attack, sweep, rebuild, transfer
+    # rules), no BIM one did
+    for method, ran in (("fgsm", True), ("bim", False)):
+        for message in (f"{method} on the", f"{method} accuracy against eps", f"Rebuilding {method}",
+                        f"rebuilt {method}"):
+            assert (message in out) == ran, message
     assert digests(repo / "models") == checkpoints
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "fgsm eps 1.0")
@@ -84,12 +89,14 @@ def test_experiment_with_set_param_shows_in_exp_show_and_plots(repo, tmp_path):
     assert "Stage 'train' didn't change, skipping" in out and "Training" not in out
     table = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv"))))
     exp = next(row for row in table if row["Experiment"] == "fgsm-eps3")
-    base = next(row for row in table if row["Experiment"] == "" and row["rev"] == "HEAD")
+    base = next(row for row in table if row["typ"] == "baseline" and row["rev"] != "workspace")  # HEAD
     assert float(exp["attack.fgsm.eps"]) == 3.0 and float(base["attack.fgsm.eps"]) == 0.3
-    key = "attack.mel.fgsm.segments.mean"
-    assert float(base[key]) == pytest.approx(baseline["attack"]["mel"]["fgsm"]["segments"]["mean"])
-    assert exp[key] != base[key]                               # a 10x budget changes the accuracy
-    assert exp["attack.mel.bim.segments.mean"] == base["attack.mel.bim.segments.mean"]
+    snr = "snr.stft.fgsm.true_snr_db.mean"
+    assert float(base[snr]) == pytest.approx(baseline["snr"]["stft"]["fgsm"]["true_snr_db"]["mean"])
+    # a 10x larger FGSM budget is a 10x larger perturbation: 20 dB less SNR
+    assert float(base[snr]) - float(exp[snr]) == pytest.approx(20.0, abs=1.5)
+    for untouched in ("snr.stft.bim.true_snr_db.mean", "attack.mel.bim.segments.mean", "clean.cnn2d_mel.vote.mean"):
+        assert exp[untouched] == base[untouched]
 
     # the plot data of the experiment: accuracy falls with eps; one series per attack
     html = tmp_path / "plots"
