@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,17 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from crossrep.workflow import job_stats
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.25
-
-
-def job_stats(log: str) -> dict[str, int]:
-    """The 'Job stats' table Snakemake prints when it starts, as {rule: jobs} (no 'total')."""
-    match = re.search(r"Job stats:\njob\s+count\n[-\s]+\n((?:\S+\s+\d+\n)+)", log)
-    if not match:
-        return {}
-    rows = dict(line.split() for line in match.group(1).strip().splitlines())
-    return {rule: int(n) for rule, n in rows.items() if rule != "total"}
 
 
 def run(workdir: Path) -> tuple[float, dict[str, int]]:

@@ -1,6 +1,7 @@
 """The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
 import json
 import re
+import shutil
 from collections import Counter
 
 import pandas as pd
@@ -9,6 +10,7 @@ import soundfile as sf
 
 from conftest import snakemake
 from crossrep.shards import open_shard
+from crossrep.workflow import job_stats
 
 
 @pytest.fixture
@@ -101,3 +103,19 @@ def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
     jobs = Counter(job["rule"] for job in runtimes)
     assert jobs["train"] == 9 and jobs["adversarial"] == 12 and jobs["report"] == 1
     assert all(job["runtime"] > 0 for job in runtimes)
+
+
+def test_spectrogram_change_reruns_only_that_representation(run, tmp_path):
+    """After n_mels changes on a finished run, Snakemake plans exactly the mel branch: mel
+    shards, the mel 2D CNN, its attacks, rebuilds and their transfer (no STFT, no 1D CNN)."""
+    wf = tmp_path / "wf"
+    shutil.copytree(run, wf, symlinks=True)
+    (wf / "params.yaml").write_text((wf / "params.yaml").read_text().replace("n_mels: 64", "n_mels: 48"))
+    plan = snakemake(wf, "--dry-run")
+    out = plan.stdout + plan.stderr
+    assert job_stats(out) == {"spectrograms": 3, "train": 3, "predict_clean": 3, "adversarial": 6,
+                              "eps_sweep": 6, "reconstruct": 9, "transfer": 9, "listening": 3, "report": 1,
+                              "all": 1}
+    jobs = re.findall(r"^Job \d+: (.+)$", out, re.M)                    # the rules' messages
+    assert len(jobs) == 43 and "Training cnn2d_mel for test fold 1" in jobs
+    assert not [job for job in jobs if "stft" in job or "cnn1d" in job]

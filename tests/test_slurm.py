@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny, write_workflow
+from crossrep.workflow import job_stats
 from local_slurm import CONF_DIR, LocalSlurm, missing
 
 LOCAL_RULES = {"synthesize", "manifest", "listening", "report"}
@@ -71,7 +72,7 @@ def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
     for r in records:
         name = r["comment"].removeprefix("rule_").split("_wildcards_")[0]
         r["rule"] = "train_and_predict" if name.startswith("train_and_predict_") else name
-    planned_jobs = job_counts(planned.stdout)
+    planned_jobs = job_stats(planned.stdout + planned.stderr)
     assert planned_jobs["train"] == planned_jobs["predict_clean"] == 6      # 3 models x 2 folds
     expected = {rule: n for rule, n in planned_jobs.items()
                 if rule not in LOCAL_RULES | {"all", "total", "train", "predict_clean"}}
@@ -81,15 +82,3 @@ def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
     # the profile's GPU requests reached SLURM (training, attacks) and nothing else asked for one
     assert {r["rule"] for r in records if "gres/gpu=1" in r["tres"]} == {"train_and_predict", "adversarial",
                                                                         "eps_sweep"}
-
-
-def job_counts(dry_run_stdout: str) -> Counter:
-    """The 'Job stats' table of a Snakemake dry run as {rule: count}."""
-    lines = dry_run_stdout.split("Job stats:")[1].strip().splitlines()[2:]
-    counts = Counter()
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
