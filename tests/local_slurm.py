@@ -35,7 +35,8 @@ def missing() -> str | None:
         return "needs root (daemons, /etc/slurm)"
     absent = [d for d in DAEMONS if shutil.which(d) is None and not Path("/usr/sbin", d).exists()]
     if absent:
-        return f"not installed: {', '.join(absent)} (Debian: slurmctld slurmd slurmdbd slurm-client munge mariadb-server)"
+        return (f"not installed: {', '.join(absent)} "
+                "(Debian: slurmctld slurmd slurmdbd slurm-client munge mariadb-server)")
     taken = [f for f in CONF_FILES if (CONF_DIR / f).exists()]
     if taken:
         return f"{CONF_DIR} already holds {', '.join(taken)}: another SLURM is configured here"

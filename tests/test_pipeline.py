@@ -84,7 +84,8 @@ def test_plot_series_for_dvc(run):
             curve = pd.read_csv(plots / f"accuracy_vs_eps/{rep}_{method}.csv")
             assert list(curve["eps"]) == [0.0, 0.3, 3.0]
             sweep = metrics["eps_sweep"][rep][method]
-            assert 100 * curve["vote"].to_numpy() == pytest.approx([sweep[f"eps_{e:g}"] for e in curve["eps"]], rel=1e-5)
+            expected = [sweep[f"eps_{e:g}"] for e in curve["eps"]]
+            assert 100 * curve["vote"].to_numpy() == pytest.approx(expected, rel=1e-5)   # csv keeps 6 digits
     histories = sorted(p.name for p in (plots / "training").glob("*.csv"))
     assert len(histories) == 9
     history = pd.read_csv(plots / "training/cnn2d_mel_fold1.csv")
