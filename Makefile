@@ -35,7 +35,7 @@ system-packages:
 	fi
 
 test: $(STAMP) system-packages
-	PATH="$(abspath $(BIN)):$$PATH" pytest -q $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" pytest -q --durations=12 $(PYTEST_ARGS)
 
 # Snakemake's self-contained HTML report of the last run: tables, figures, per-rule runtimes
 report: $(STAMP)
