@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean system-packages report
+.PHONY: install run test bench clean system-packages report lint dvc.yaml
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,19 @@ test: $(STAMP) system-packages
 # Snakemake's self-contained HTML report of the last run: tables, figures, per-rule runtimes
 report: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --report reports/report.html
+
+# ruff (settings in pyproject.toml), snakefmt --check, snakemake --lint, and dvc.yaml in
+# step with the workflow it is derived from. CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --lint
+	PATH="$(abspath $(BIN)):$$PATH" python -m crossrep.dvc_stages --check
+
+# dvc.yaml is derived from the Snakemake rules; rewrite it after changing them
+# (a preset: make dvc.yaml CONFIGFILE=presets/x.yaml)
+dvc.yaml: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" python -m crossrep.dvc_stages $(if $(CONFIGFILE),--configfile $(CONFIGFILE))
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,6 +1,25 @@
 # crossrep: spectrogram adversarial attacks and their transfer to waveforms.
 # Thin entry point: parameters, validation, rule files, and the final target.
 # Run: snakemake --cores all            (a cluster: snakemake --profile profiles/slurm)
+import os
+import sys
+from pathlib import Path
+
+# Jobs must run the crossrep that this workflow's code versions hash (common.smk): its own
+# src/ when it has one, in this process and in every job (so a conda env need not install
+# it); envvars passes PYTHONPATH on to cluster jobs.
+_src = Path(workflow.basedir) / "src"
+_paths = [str(_src)] if (_src / "crossrep").is_dir() else []
+sys.path[:0] = _paths
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    _paths + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+
+envvars:
+    "PYTHONPATH",
+
+
 from crossrep import params as crossrep_params
 
 

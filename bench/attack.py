@@ -41,7 +41,7 @@ def main():
     cfg = SpectrogramConfig.from_params(params["spectrogram"], 22050)
     spec = Spectrogram(cfg)
     audio = np.stack([synthetic.generate_track(g, i, 0, 5.0, 22050)
-                      for i, g in zip(range(args.segments), params["dataset"]["genres"] * 10)])
+                      for i, g in zip(range(args.segments), params["dataset"]["genres"] * 10, strict=False)])
     x = torch.from_numpy(spec.db(args.rep, audio))
     model = models.CNN2D(x.shape[1], x.shape[2], 10, **params["model"]["cnn2d"]).eval()
     y = torch.randint(0, 10, (len(x),))

@@ -121,21 +121,19 @@ def write_audio(path: Path, data: np.ndarray, sample_rate: int, **kw) -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """Real shards of a tiny synthetic dataset built by the pipeline's own steps (no Snakemake)."""
-    from crossrep import steps
-    from crossrep.features import SpectrogramConfig
+    from crossrep.steps import manifest, segments, spectrograms, synthesize
 
     p = tiny(yaml.safe_load((REPO / "params.yaml").read_text()))
     root = tmp_path_factory.mktemp("tiny")
     raw = root / "raw"
-    steps.synthesize(raw, p["dataset"], 22050, p["seed"])
-    steps.manifest(raw, root / "manifest.csv", p["dataset"], 22050, p["segment"], p["seed"])
-    cfg = SpectrogramConfig.from_params(p["spectrogram"], 22050)
+    synthesize.run(root=raw, params=p)
+    manifest.run(root=raw, out=root / "manifest.csv", params=p)
     for fold in (1, 2, 3):
         seg = root / f"segments/fold{fold}.h5"
-        steps.segments(root / "manifest.csv", raw, seg, fold, p["dataset"]["genres"], 22050,
-                       p["dataset"]["clip_seconds"], p["segment"])
+        segments.run(manifest=root / "manifest.csv", root=raw, out=seg, fold=fold, params=p)
         for rep in ("stft", "mel"):
-            steps.spectrograms(seg, root / f"{rep}/fold{fold}.h5", rep, cfg, 16)
+            spectrograms.run(segments=seg, out=root / f"{rep}/fold{fold}.h5", representation=rep,
+                             params=dict(p, spectrogram=dict(p["spectrogram"], batch_size=16)))
     return root, p
 
 

@@ -221,7 +221,7 @@ LogFile={s}/log/slurmdbd.log
             while time.monotonic() < deadline and subprocess.run(
                     ["squeue", "-h"], capture_output=True, text=True).stdout.strip():
                 time.sleep(0.5)
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:

@@ -16,7 +16,7 @@ def tiny_model(seed=0):
 def reference_fgsm(model, x, y, eps):
     """The textbook FGSM, one sample at a time."""
     out = []
-    for xi, yi in zip(x, y):
+    for xi, yi in zip(x, y, strict=True):
         xi = xi[None].clone().requires_grad_(True)
         nn.functional.cross_entropy(model(xi), yi[None]).backward()
         out.append((xi + eps * xi.grad.sign()).detach()[0])
@@ -25,7 +25,7 @@ def reference_fgsm(model, x, y, eps):
 
 def reference_bim(model, x, y, eps, step, iterations):
     out = []
-    for xi, yi in zip(x, y):
+    for xi, yi in zip(x, y, strict=True):
         adv = xi[None].clone()
         for _ in range(iterations):
             adv.requires_grad_(True)
@@ -64,7 +64,9 @@ def test_perturbation_stays_within_eps(batch, method, targeted):
 def test_attacks_raise_the_loss_and_bim_beats_fgsm(batch):
     x, y = batch
     model = tiny_model()
-    loss = lambda z: nn.functional.cross_entropy(model(z), y).item()
+    def loss(z):
+        return nn.functional.cross_entropy(model(z), y).item()
+
     big = dict(ATTACK, fgsm={"eps": 2.0}, bim={"eps": 2.0, "step": 0.5, "iterations": 10})
     fgsm = attack(model, x, y, AttackConfig.from_params("fgsm", big))
     bim = attack(model, x, y, AttackConfig.from_params("bim", big))

@@ -5,7 +5,8 @@ import librosa
 import numpy as np
 import pytest
 
-from crossrep import steps, synthetic
+from crossrep import synthetic
+from crossrep.steps import spectrograms
 from crossrep.features import Spectrogram, SpectrogramConfig, spectral_convergence
 from crossrep.shards import ShardError, open_shard, read_strings, write_shard
 
@@ -76,7 +77,9 @@ def test_spectrogram_shard_from_segment_shard(tmp_path, segments):
         shard.append(audio=segments, track_id=["a/x", "a/x", "b/y"], segment=np.array([0, 1, 0], np.int32),
                      label=np.array([0, 0, 1], np.int16))
     out = tmp_path / "mel.h5"
-    steps.spectrograms(seg_path, out, "mel", CFG, batch_size=2)
+    spectrogram = {k: v for k, v in CFG.__dict__.items() if k != "sample_rate"}
+    params = {"audio": {"sample_rate": CFG.sample_rate}, "spectrogram": dict(spectrogram, batch_size=2)}
+    spectrograms.run(segments=seg_path, out=out, representation="mel", params=params)
     with open_shard(out, "spec") as h5:
         assert h5["spec"].shape == (3, 64, 431) and h5["spec"].chunks == (1, 64, 431)
         assert list(read_strings(h5["track_id"])) == ["a/x", "a/x", "b/y"]

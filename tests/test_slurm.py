@@ -69,7 +69,7 @@ def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
     # profile groups each training with its clean predictions (comment: rule_<group>_<rules>)
     sacct = subprocess.run(["sacct", "-X", "-n", "-P", "-a", "-o", "JobID,Comment,State,AllocTRES"],
                            capture_output=True, text=True, check=True).stdout.strip().splitlines()
-    records = [dict(zip(("id", "comment", "state", "tres"), line.split("|"))) for line in sacct]
+    records = [dict(zip(("id", "comment", "state", "tres"), line.split("|"), strict=True)) for line in sacct]
     for r in records:
         name = r["comment"].removeprefix("rule_").split("_wildcards_")[0]
         r["rule"] = "train_and_predict" if name.startswith("train_and_predict_") else name

@@ -5,4 +5,9 @@ GTZAN_GENRES = (
     "jazz", "metal", "pop", "reggae", "rock",
 )
 
+# The pipeline's axes (the workflow's wildcards take their values from these).
+REPRESENTATIONS = ("stft", "mel")
+ATTACK_METHODS = ("fgsm", "bim", "pgd")
+MODELS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
+
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-METHODS = ("fgsm", "bim", "pgd")
+from . import ATTACK_METHODS as METHODS
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 
@@ -30,6 +29,8 @@ def load(path, sample_rate: int) -> np.ndarray:
         raise AudioError("audio holds NaN or infinite samples")
     mono = data.mean(axis=1)
     if sr != sample_rate:
+        import librosa  # only when resampling: its import costs ~1 s per job
+
         mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(mono, dtype=np.float32)
 

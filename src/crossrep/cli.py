@@ -60,7 +60,7 @@ def _probs(model, x):
 def _summary(probs, classes) -> dict:
     decision = metrics.track_decisions(probs, ["file"] * len(probs)).iloc[0]
     return dict(vote=classes[decision["vote"]], sum=classes[decision["sum"]],
-                mean_probabilities={c: round(float(p), 4) for c, p in zip(classes, probs.mean(0))})
+                mean_probabilities={c: round(float(p), 4) for c, p in zip(classes, probs.mean(0), strict=True)})
 
 
 def predict(args) -> dict:
@@ -103,7 +103,8 @@ def attack_file(args) -> dict:
     transform = Spectrogram(cfg)
     clean = torch.from_numpy(transform.db(rep, segs))
     attack_params = dict(label=args.label, targeted=args.target is not None, clip_to_range=False,
-                         fgsm={"eps": args.eps}, bim={"eps": args.eps, "step": args.step, "iterations": args.iterations},
+                         fgsm={"eps": args.eps},
+                         bim={"eps": args.eps, "step": args.step, "iterations": args.iterations},
                          pgd={"eps": args.eps, "step": args.step, "iterations": args.iterations})
     cfg_attack = AttackConfig.from_params(args.attack, attack_params)
     if args.target is not None:
@@ -118,8 +119,9 @@ def attack_file(args) -> dict:
         labels = attack_labels(model, clean, None, "predicted", False, len(classes))
     adv = attack(model, clean, labels, cfg_attack, torch.Generator().manual_seed(args.seed))
     phase = transform.phase(segs) if rep == "stft" else None
-    rebuild = lambda spec: transform.invert(rep, spec.numpy(), window, phase=phase, seed=args.seed,
-                                            griffin_lim_iterations=args.griffin_lim_iterations).reshape(-1)
+    def rebuild(spec):
+        return transform.invert(rep, spec.numpy(), window, phase=phase, seed=args.seed,
+                                griffin_lim_iterations=args.griffin_lim_iterations).reshape(-1)
     reference, adversarial = rebuild(clean)[:len(signal)], rebuild(adv)[:len(signal)]
     audio.write_wav(args.out, adversarial, sr)
     before, after = _probs(model, clean), _probs(model, adv)
@@ -139,7 +141,8 @@ def attack_file(args) -> dict:
     print(f"2D CNN before: vote {result['before']['vote']}, sum {result['before']['sum']}")
     print(f"2D CNN after : vote {result['after']['vote']}, sum {result['after']['sum']}")
     if args.transfer:
-        print(f"1D CNN on clean rebuild: {result['cnn1d_before']['sum']}; on adversarial: {result['cnn1d_after']['sum']}")
+        print(f"1D CNN on clean rebuild: {result['cnn1d_before']['sum']}; "
+              f"on adversarial: {result['cnn1d_after']['sum']}")
     print(f"true SNR vs clean rebuild: {result['true_snr_db']:.2f} dB; vs original: "
           f"{result['snr_vs_original_db']:.2f} dB; authors' level ratio: {result['level_ratio_db']:.2f} dB")
     return result

@@ -24,6 +24,12 @@ class DatasetError(ValueError):
     """The dataset folder cannot give a usable dataset; the message says what to fix."""
 
 
+def files(root, genres) -> list[str]:
+    """Every regular file under ``root/<genre>/`` (what the manifest reads): a workflow input,
+    so a recording added, removed or changed reruns the manifest and what follows."""
+    return [str(path) for _, path in scan(root, genres) if path.is_file()]
+
+
 def scan(root, genres) -> list[tuple[str, Path]]:
     """(genre, path) of every file under ``root/<genre>/``, sorted (file-system order never matters)."""
     root = Path(root)

@@ -18,7 +18,8 @@ import librosa
 import numpy as np
 import torch
 
-REPRESENTATIONS = ("stft", "mel")
+from . import REPRESENTATIONS
+
 NNLS_ITERATIONS = 100  # mel -> linear magnitude; enough to converge on 64 -> 257 bins
 
 

@@ -136,7 +136,7 @@ class CNN1D(nn.Module):
                                    gammatone_fmax, fft_gammatone)
         layers = [nn.BatchNorm1d(gammatone_filters), nn.LeakyReLU(), nn.AvgPool1d(CNN1D_POOLS[0])]
         channels = gammatone_filters
-        for i, (width, kernel) in enumerate(zip(widths, CNN1D_KERNELS)):
+        for i, (width, kernel) in enumerate(zip(widths, CNN1D_KERNELS, strict=True)):
             layers += [nn.Conv1d(channels, width, kernel, stride=2), nn.BatchNorm1d(width), nn.LeakyReLU()]
             channels = width
             if i == 0:

@@ -45,6 +45,31 @@ def load(path="params.yaml") -> dict:
     return params
 
 
+def select(params: dict, keys) -> dict:
+    """The sub-tree of ``params`` at the dotted ``keys`` (same nesting, nothing else).
+
+    A Snakemake rule hands its step exactly this (``params: config=...``): Snakemake reruns
+    a job when it changes, and ``crossrep.dvc_stages`` lists the same keys in ``dvc.yaml``.
+    """
+    tree: dict = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        source, target = params, tree
+        for part in parents:
+            source, target = source[part], target.setdefault(part, {})
+        target[leaf] = source[leaf]
+    return tree
+
+
+def leaf_keys(tree: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf of a nested mapping (lists are leaves)."""
+    keys = []
+    for name, value in tree.items():
+        path = f"{prefix}{name}"
+        keys += leaf_keys(value, path + ".") if isinstance(value, dict) and value else [path]
+    return keys
+
+
 def _key(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 

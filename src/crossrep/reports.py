@@ -128,12 +128,19 @@ def build(results: dict, out_dir) -> dict:
     return m
 
 
+# metrics.json's stated precision: every number is in percent points or dB, rounded to 0.01.
+# Finer digits are not results: Griffin-Lim's float sums differ between CPUs in the 7th
+# significant digit, and `dvc metrics diff` between machines must show nothing for them.
+METRIC_DECIMALS = 2
+
+
 def _finite(obj):
-    """JSON has no NaN/inf: they become null (counted separately in the SNR summaries)."""
+    """JSON has no NaN/inf: they become null (counted separately in the SNR summaries);
+    floats are rounded to METRIC_DECIMALS."""
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
+    if isinstance(obj, float):
+        return round(obj, METRIC_DECIMALS) if np.isfinite(obj) else None
     return obj
 
 
@@ -243,7 +250,7 @@ def plot_data(results: dict, plots_dir: Path):
 
 def snr_histograms(snr_csvs: dict, path: Path):
     fig, axes = plt.subplots(1, len(snr_csvs), figsize=(6 * len(snr_csvs), 4), squeeze=False)
-    for ax, (rep, by_cond) in zip(axes[0], snr_csvs.items()):
+    for ax, (rep, by_cond) in zip(axes[0], snr_csvs.items(), strict=True):
         for cond, by_fold in by_cond.items():
             if cond == "clean":
                 continue

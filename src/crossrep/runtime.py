@@ -1,18 +1,24 @@
-"""Process set-up shared by the workflow scripts and the CLI: logging, threads, device."""
+"""Process set-up shared by the workflow scripts and the CLI: logging, threads, device.
+
+torch is imported only by the steps that use it; this module does not import it for them.
+"""
 from __future__ import annotations
 
 import logging
 import sys
 from pathlib import Path
 
-import torch
+from tqdm import tqdm
+
+log = logging.getLogger("crossrep")
 
 
 def setup(log_file=None, threads: int = 1) -> logging.Logger:
-    """Log to stderr and to ``log_file``; pin torch's thread count.
+    """Log to stderr and to ``log_file``; pin torch's thread count if the step uses torch.
 
     Torch picks all cores by default; on small machines many small ops are far slower
-    multi-threaded (measured: torch.stft ~50x on 2 threads), so every step sets it.
+    multi-threaded (measured: torch.stft ~50x on 2 threads), so every torch step sets it.
+    An uncaught exception is written to the log file too (Snakemake points users there).
     """
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:
@@ -20,17 +26,34 @@ def setup(log_file=None, threads: int = 1) -> logging.Logger:
         handlers.append(logging.FileHandler(log_file, mode="w"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(max(1, int(threads)))
-    return logging.getLogger("crossrep")
+    if log_file:
+        sys.excepthook = _log_uncaught
+    torch = sys.modules.get("torch")  # imported by the step module, or not needed at all
+    if torch is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    return log
 
 
-def device(choice: str = "auto") -> torch.device:
+def _log_uncaught(kind, value, traceback) -> None:
+    logging.getLogger("crossrep").critical("step failed: %s: %s", kind.__name__, value,
+                                           exc_info=(kind, value, traceback))
+    logging.shutdown()
+
+
+def device(choice: str = "auto"):
     """``auto`` takes CUDA when present, else CPU; ``cuda`` fails clearly without a GPU."""
+    import torch
+
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(choice)
+
+
+def progress(items, desc: str):
+    """A progress bar on stderr that redraws at most every 2 s (log files stay short)."""
+    return tqdm(items, desc=desc, leave=False, mininterval=2.0)
 
 
 def snakemake_setup(smk) -> logging.Logger:

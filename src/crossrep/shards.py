@@ -123,3 +123,10 @@ def read_strings(ds, selection=slice(None)) -> np.ndarray:
 def batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
+
+
+def assert_aligned(a: h5py.File, b: h5py.File, names=("track_id", "segment")) -> None:
+    """Two shards must list the same segments in the same order (they are zipped row by row)."""
+    for name in names:
+        if not np.array_equal(a[name][...], b[name][...]):
+            raise ShardError(f"{a.filename} and {b.filename} list different segments ({name}); rebuild them")

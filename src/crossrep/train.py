@@ -79,8 +79,9 @@ def train_fold(kind: str, train_paths, checkpoint_path, history_path, fold: int,
         model = models.build(kind, arch).to(device)
         mean, std = streaming_stats(rows, train_idx, train_params["batch_size"], per_bin=kind != "cnn1d")
         model.norm.set(mean, std)
-        optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
-                                     lr=train_params["learning_rate"]["cnn1d" if kind == "cnn1d" else "cnn2d"], weight_decay=train_params["weight_decay"])
+        learning_rate = train_params["learning_rate"]["cnn1d" if kind == "cnn1d" else "cnn2d"]
+        optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=learning_rate,
+                                     weight_decay=train_params["weight_decay"])
         params_record = dict(kind=kind, fold=fold, seed=seed, model=model_params, train=train_params,
                              sample_rate=sample_rate, **(extra_params or {}))
         fingerprint = json.dumps(params_record, sort_keys=True)

@@ -1,40 +1,27 @@
 # Attacks on each test fold's spectrograms against that fold's 2D CNN, and the eps sweep.
 
-ATTACKS = config["attack"]["methods"]
-
-
-def attack_params(method):
-    """The attack keys one method depends on (FGSM ignores BIM's step, and so on)."""
-    a = config["attack"]
-    return {"label": a["label"], "targeted": a["targeted"], "clip_to_range": a["clip_to_range"],
-            "batch_size": a["batch_size"], method: a[method]}
-
-
-wildcard_constraints:
-    attack="fgsm|bim|pgd",
-
 
 rule adversarial:
     input:
         checkpoint="models/cnn2d_{rep}/fold{fold}.pt",
-        spectrograms="data/spectrograms/{rep}/fold{fold}.h5",
+        spectrograms=rules.spectrograms.output[0],
     output:
         "data/adversarial/{rep}/{attack}/fold{fold}.h5",
-    params:
-        attack=lambda wc: attack_params(wc.attack),
-        seed=config["seed"],
     log:
         "logs/adversarial/{rep}/{attack}/fold{fold}.log",
     benchmark:
         "benchmarks/adversarial/{rep}/{attack}/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
     threads: config["train"]["threads"]
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        config=lambda wc: config_of(*attack_keys(wc.attack)),
+        code=code_version("adversarial"),
     message:
         "{wildcards.attack} on the {wildcards.rep} spectrograms of fold {wildcards.fold}"
-    conda:
-        "../../envs/crossrep.yaml"
     script:
         "../scripts/adversarial.py"
 
@@ -42,31 +29,29 @@ rule adversarial:
 rule eps_sweep:
     input:
         checkpoint="models/cnn2d_{rep}/fold{fold}.pt",
-        spectrograms="data/spectrograms/{rep}/fold{fold}.h5",
+        spectrograms=rules.spectrograms.output[0],
     output:
         "data/eps_sweep/{rep}/{attack}/fold{fold}.csv",
-    params:
-        attack=lambda wc: attack_params(wc.attack),
-        eps=config["attack"]["eps_sweep"],
-        tracks_per_genre=config["attack"]["sweep_tracks_per_genre"],
-        seed=config["seed"],
     log:
         "logs/eps_sweep/{rep}/{attack}/fold{fold}.log",
     benchmark:
         "benchmarks/eps_sweep/{rep}/{attack}/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
     threads: config["train"]["threads"]
     resources:
         mem_mb=3000,
         runtime=60,
+    params:
+        config=lambda wc: config_of(*attack_keys(wc.attack), "attack.eps_sweep", "attack.sweep_tracks_per_genre"),
+        code=code_version("eps_sweep"),
     message:
         "{wildcards.attack} accuracy against eps on {wildcards.rep} fold {wildcards.fold}"
-    conda:
-        "../../envs/crossrep.yaml"
     script:
         "../scripts/eps_sweep.py"
 
 
 rule all_attacks:
     input:
-        expand("data/adversarial/{rep}/{attack}/fold{fold}.h5", rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),
-        expand("data/eps_sweep/{rep}/{attack}/fold{fold}.csv", rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),
+        expand(rules.adversarial.output[0], rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),
+        expand(rules.eps_sweep.output[0], rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),

@@ -1,22 +1,135 @@
-# Shared names and helpers for the rule files. Rules pass scripts ONLY their own
-# parameters through `params:` (Snakemake reruns a job when those change).
-import json
+# Shared names and helpers for the rule files. Every rule passes its script ONLY the
+# params.yaml keys its step reads (`params: config=config_of(...)`, a sub-tree of
+# params.yaml) and the version of the code the script runs (`params: code=...`):
+# Snakemake reruns a job when either changes, and `python -m crossrep.dvc_stages`
+# derives dvc.yaml's stages from the same rules.
+from pathlib import Path
+
+import crossrep
+from crossrep import dataset, provenance
+from crossrep.params import select
 
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
-REPRESENTATIONS = ["stft", "mel"]
+REPRESENTATIONS = list(crossrep.REPRESENTATIONS)
+MODELS = list(crossrep.MODELS)
+ATTACKS = config["attack"]["methods"]
+CONDITIONS = ["clean"] + ATTACKS
 DATA_ROOT = config["dataset"]["root"]
-SR = config["audio"]["sample_rate"]
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+# the crossrep the jobs run: this workflow's own src/ (see the Snakefile), else the installed one
+PACKAGE_DIR = Path(workflow.basedir) / "src" / "crossrep"
+if not PACKAGE_DIR.is_dir():
+    PACKAGE_DIR = provenance.PACKAGE_DIR
 
 
 wildcard_constraints:
     fold=r"\d+",
-    rep="stft|mel",
+    rep="|".join(crossrep.REPRESENTATIONS),
+    model="|".join(crossrep.MODELS),
+    attack="|".join(crossrep.ATTACK_METHODS),
+    condition="|".join(("clean",) + crossrep.ATTACK_METHODS),
 
 
-def spectrogram_params(rep):
+def dataset_inputs():
+    """What reading the dataset depends on. A folder dataset: every file under its genre
+    folders, so a recording added, removed or changed reruns the manifest and what follows
+    (a folder's own mtime does not change when a file deep inside it does). The synthetic
+    dataset: the folder the synthesize rule writes."""
+    if config["dataset"]["kind"] == "synthetic":
+        return [DATA_ROOT]
+    return dataset.files(DATA_ROOT, config["dataset"]["genres"])
+
+
+def config_of(*keys):
+    """The sub-tree of params.yaml at these dotted keys (what a rule hands its step)."""
+    return select(config, keys)
+
+
+def code_version(script):
+    """Hash of workflow/scripts/<script>.py and the crossrep modules it imports."""
+    return provenance.code_version(SCRIPTS / f"{script}.py", PACKAGE_DIR)
+
+
+def spectrogram_keys(rep):
     """The spectrogram keys one representation depends on (STFT ignores the mel keys)."""
-    spec = config["spectrogram"]
     keys = ["n_fft", "hop_length", "window", "amin", "batch_size"]
     if rep == "mel":
         keys += ["n_mels", "fmin", "fmax"]
-    return {k: spec[k] for k in keys}
+    return ["audio.sample_rate"] + [f"spectrogram.{k}" for k in keys]
+
+
+def attack_keys(method):
+    """The attack keys one method depends on (FGSM ignores BIM's step, and so on)."""
+    shared = ["label", "targeted", "clip_to_range", "batch_size"]
+    return ["seed"] + [f"attack.{k}" for k in shared + [method]]
+
+
+def model_input(model, fold):
+    """The shard a model reads for one fold: spectrograms for 2D CNNs, segments for the 1D CNN."""
+    if model == "cnn1d":
+        return f"data/segments/fold{fold}.h5"
+    return f"data/spectrograms/{model.split('_')[1]}/fold{fold}.h5"
+
+
+def train_keys(model):
+    """What training reads: train.threads changes speed, not results, so it is no rerun
+    trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio)."""
+    family = "cnn1d" if model == "cnn1d" else "cnn2d"
+    keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
+    keys += [f"train.{k}" for k in config["train"] if k != "threads"]
+    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram_keys(model.split("_")[1]))
+
+
+def condition_source(rep, condition, fold):
+    if condition == "clean":
+        return f"data/spectrograms/{rep}/fold{fold}.h5"
+    return f"data/adversarial/{rep}/{condition}/fold{fold}.h5"
+
+
+def listening_sources(fold):
+    """For one fold: the shards behind each version of a listening sample."""
+    sources = {"original": {"cnn1d": f"data/predictions/cnn1d/fold{fold}.h5"}}
+    for rep in REPRESENTATIONS:
+        for condition in CONDITIONS:
+            sources[f"{rep}/{condition}"] = {
+                "rebuilt": f"data/reconstructed/{rep}/{condition}/fold{fold}.h5",
+                "cnn2d": (
+                    f"data/predictions/cnn2d_{rep}/fold{fold}.h5"
+                    if condition == "clean"
+                    else f"data/adversarial/{rep}/{condition}/fold{fold}.h5"
+                ),
+                "cnn1d": f"data/transfer/{rep}/{condition}/fold{fold}.h5",
+                "snr": f"data/snr/{rep}/{condition}/fold{fold}.csv",
+            }
+    return sources
+
+
+def flat(nested):
+    return [v for x in nested.values() for v in (flat(x) if isinstance(x, dict) else [x])]
+
+
+def report_results():
+    """Every per-fold result the report reads, by kind."""
+    by_fold = lambda pattern, **kw: {k: pattern.format(fold=k, **kw) for k in FOLDS}
+    return {
+        "clean": {m: by_fold("data/predictions/{m}/fold{fold}.h5", m=m) for m in MODELS},
+        "history": {m: by_fold("models/{m}/fold{fold}.history.csv", m=m) for m in MODELS},
+        "adversarial": {
+            r: {a: by_fold("data/adversarial/{r}/{a}/fold{fold}.h5", r=r, a=a) for a in ATTACKS}
+            for r in REPRESENTATIONS
+        },
+        "transfer": {
+            r: {c: by_fold("data/transfer/{r}/{c}/fold{fold}.h5", r=r, c=c) for c in CONDITIONS}
+            for r in REPRESENTATIONS
+        },
+        "snr": {
+            r: {c: by_fold("data/snr/{r}/{c}/fold{fold}.csv", r=r, c=c) for c in CONDITIONS} for r in REPRESENTATIONS
+        },
+        "eps_sweep": {
+            r: {a: by_fold("data/eps_sweep/{r}/{a}/fold{fold}.csv", r=r, a=a) for a in ATTACKS} for r in REPRESENTATIONS
+        },
+        "segments": by_fold("data/segments/fold{fold}.h5"),
+        "listening": by_fold("reports/audio/fold{fold}.json"),
+        "spectrograms": {r: by_fold("data/spectrograms/{r}/fold{fold}.h5", r=r) for r in REPRESENTATIONS},
+        "manifest": "data/manifest.csv",
+    }

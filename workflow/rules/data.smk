@@ -5,79 +5,91 @@ if config["dataset"]["kind"] == "synthetic":
     rule synthesize:
         output:
             directory(DATA_ROOT),
-        params:
-            dataset=config["dataset"],
-            sample_rate=SR,
-            seed=config["seed"],
         log:
             "logs/synthesize.log",
         benchmark:
             "benchmarks/synthesize.tsv"
+        conda:
+            "../../envs/crossrep.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=30,
+        params:
+            config=config_of(
+                "seed",
+                "audio.sample_rate",
+                "dataset.genres",
+                "dataset.clip_seconds",
+                "dataset.synthetic",
+            ),
+            code=code_version("synthesize"),
         message:
             "Generating the synthetic genre dataset into {output}"
-        conda:
-            "../../envs/crossrep.yaml"
         script:
             "../scripts/synthesize.py"
 
 
 rule manifest:
     input:
-        DATA_ROOT,
+        dataset_inputs(),
     output:
         "data/manifest.csv",
-    params:
-        dataset={k: v for k, v in config["dataset"].items() if k != "synthetic"},
-        sample_rate=SR,
-        segment=config["segment"],
-        seed=config["seed"],
     log:
         "logs/manifest.log",
     benchmark:
         "benchmarks/manifest.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        root=DATA_ROOT,
+        config=config_of(
+            "seed",
+            "audio.sample_rate",
+            "dataset.genres",
+            "dataset.folds",
+            "dataset.clip_seconds",
+            "dataset.pad_tolerance_seconds",
+            "segment.window",
+            "segment.silence_threshold",
+        ),
+        code=code_version("manifest"),
     message:
-        "Scanning {input}: clips, folds and skipped files into {output}"
-    conda:
-        "../../envs/crossrep.yaml"
+        "Scanning {params.root}: clips, folds and skipped files into {output}"
     script:
         "../scripts/manifest.py"
 
 
 rule segments:
     input:
-        manifest="data/manifest.csv",
-        root=DATA_ROOT,
+        dataset_inputs(),
+        manifest=rules.manifest.output[0],
     output:
         "data/segments/fold{fold}.h5",
-    params:
-        genres=config["dataset"]["genres"],
-        clip_seconds=config["dataset"]["clip_seconds"],
-        sample_rate=SR,
-        segment=config["segment"],
     log:
         "logs/segments/fold{fold}.log",
     benchmark:
         "benchmarks/segments/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        root=DATA_ROOT,
+        config=config_of("audio.sample_rate", "dataset.genres", "dataset.clip_seconds", "segment"),
+        code=code_version("segments"),
     message:
         "Cutting fold {wildcards.fold} into 5 s segments"
-    conda:
-        "../../envs/crossrep.yaml"
     script:
         "../scripts/segments.py"
 
 
 rule all_segments:
     input:
-        expand("data/segments/fold{fold}.h5", fold=FOLDS),
+        expand(rules.segments.output[0], fold=FOLDS),

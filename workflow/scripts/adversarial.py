@@ -1,5 +1,6 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import adversarial
 
 runtime.snakemake_setup(snakemake)
-steps.adversarial(snakemake.input.checkpoint, snakemake.input.spectrograms, snakemake.output[0],
-                  snakemake.wildcards.attack, snakemake.params.attack, snakemake.params.seed)
+adversarial.run(checkpoint=snakemake.input.checkpoint, spectrograms=snakemake.input.spectrograms,
+                out=snakemake.output[0], method=snakemake.wildcards.attack, params=snakemake.params.config)

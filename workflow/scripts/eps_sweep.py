@@ -1,6 +1,6 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import eps_sweep
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.eps_sweep(snakemake.input.checkpoint, snakemake.input.spectrograms, snakemake.output[0],
-                snakemake.wildcards.attack, p.attack, p.eps, p.tracks_per_genre, p.seed)
+eps_sweep.run(checkpoint=snakemake.input.checkpoint, spectrograms=snakemake.input.spectrograms,
+              out=snakemake.output[0], method=snakemake.wildcards.attack, params=snakemake.params.config)

@@ -1,6 +1,6 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import listening
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.listening(int(snakemake.wildcards.fold), snakemake.input.segments, snakemake.output.audio,
-                snakemake.output.samples, p.sources, p.per_genre, p.sample_rate)
+listening.run(fold=int(snakemake.wildcards.fold), segments=snakemake.input.segments, out_dir=snakemake.output.audio,
+              out_json=snakemake.output.samples, sources=snakemake.params.sources, params=snakemake.params.config)

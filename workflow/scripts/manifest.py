@@ -1,5 +1,5 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import manifest
 
 runtime.snakemake_setup(snakemake)
-steps.manifest(snakemake.input[0], snakemake.output[0], snakemake.params.dataset,
-               snakemake.params.sample_rate, snakemake.params.segment, snakemake.params.seed)
+manifest.run(root=snakemake.params.root, out=snakemake.output[0], params=snakemake.params.config)

@@ -1,8 +1,6 @@
-from crossrep import runtime, steps
-from crossrep.features import SpectrogramConfig
+from crossrep import runtime
+from crossrep.steps import reconstruct
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.reconstruct(snakemake.input.segments, snakemake.input.source, snakemake.output[0], snakemake.wildcards.rep,
-                  SpectrogramConfig.from_params(p.spectrogram, p.sample_rate),
-                  p.reconstruction["griffin_lim_iterations"], p.reconstruction["batch_size"], p.seed)
+reconstruct.run(segments=snakemake.input.segments, source=snakemake.input.source, out=snakemake.output[0],
+                representation=snakemake.wildcards.rep, params=snakemake.params.config)

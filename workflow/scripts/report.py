@@ -1,5 +1,7 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import report
 
 runtime.snakemake_setup(snakemake)
 out = snakemake.output
-steps.report(snakemake.params.results, out.metrics, out.page, out.figures, out.plots, snakemake.params.dataset)
+report.run(results=snakemake.params.results, metrics_path=out.metrics, page_path=out.page, figures_dir=out.figures,
+           plots_dir=out.plots, params=snakemake.params.config)

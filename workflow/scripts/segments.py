@@ -1,6 +1,6 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import segments
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.segments(snakemake.input.manifest, snakemake.input.root, snakemake.output[0],
-               int(snakemake.wildcards.fold), p.genres, p.sample_rate, p.clip_seconds, p.segment)
+segments.run(manifest=snakemake.input.manifest, root=snakemake.params.root, out=snakemake.output[0],
+             fold=int(snakemake.wildcards.fold), params=snakemake.params.config)

@@ -1,7 +1,6 @@
-from crossrep import runtime, steps
-from crossrep.features import SpectrogramConfig
+from crossrep import runtime
+from crossrep.steps import spectrograms
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.spectrograms(snakemake.input[0], snakemake.output[0], snakemake.wildcards.rep,
-                   SpectrogramConfig.from_params(p.spectrogram, p.sample_rate), p.spectrogram["batch_size"])
+spectrograms.run(segments=snakemake.input[0], out=snakemake.output[0], representation=snakemake.wildcards.rep,
+                 params=snakemake.params.config)

@@ -1,5 +1,5 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import synthesize
 
 runtime.snakemake_setup(snakemake)
-steps.synthesize(snakemake.output[0], snakemake.params.dataset, snakemake.params.sample_rate,
-                 snakemake.params.seed)
+synthesize.run(root=snakemake.output[0], params=snakemake.params.config)

@@ -1,6 +1,6 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import train
 
 runtime.snakemake_setup(snakemake)
-p = snakemake.params
-steps.train(snakemake.wildcards.model, list(snakemake.input), snakemake.output.checkpoint, snakemake.output.history,
-            int(snakemake.wildcards.fold), p.genres, p.model, p.train, p.seed, p.sample_rate, p.inputs)
+train.run(kind=snakemake.wildcards.model, train_shards=list(snakemake.input), checkpoint=snakemake.output.checkpoint,
+          history=snakemake.output.history, fold=int(snakemake.wildcards.fold), params=snakemake.params.config)

@@ -1,6 +1,7 @@
-from crossrep import runtime, steps
+from crossrep import runtime
+from crossrep.steps import transfer
 
 runtime.snakemake_setup(snakemake)
 i, o = snakemake.input, snakemake.output
-steps.predict(i.checkpoint, i.rebuilt, o.predictions)
-steps.snr(i.segments, i.clean, i.rebuilt, o.snr)
+transfer.run(checkpoint=i.checkpoint, segments=i.segments, clean_rebuild=i.clean, rebuilt=i.rebuilt,
+             predictions_out=o.predictions, snr_out=o.snr)

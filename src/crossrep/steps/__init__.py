@@ -1,0 +1,8 @@
+"""The pipeline's steps, one module per Snakemake rule (named after it), each with one
+``run(*, ...)``: read the inputs, call the library, write the outputs atomically.
+
+A step takes its paths and wildcards as keywords and ``params``: params.yaml, or any
+sub-tree of it holding the keys the step reads (a rule passes exactly those). Each module
+imports only what its step runs, so ``crossrep.provenance`` can tell which jobs an edit
+of the library touches; this package's ``__init__`` imports nothing.
+"""

@@ -1,0 +1,47 @@
+"""Rule ``eps_sweep``: the 2D CNN's accuracy against the attack budget, for one attack."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import metrics, models, runtime
+from ..attacks import AttackConfig, attack, attack_labels
+from ..runtime import log
+from ..shards import atomic_path, batches, open_shard, read_strings
+
+
+def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
+    """Accuracy of ``checkpoint`` under ``method`` at eps 0 (clean), the attack's own eps and
+    every ``attack.eps_sweep``, on the segments of a few whole test tracks per genre; CSV ``out``.
+
+    Reads: ``seed`` (PGD's random start: a fresh generator per batch), ``attack.label``,
+    ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``,
+    ``attack.eps_sweep``, ``attack.sweep_tracks_per_genre``.
+    """
+    device = runtime.device("auto")
+    attack_params = params["attack"]
+    model, ckpt = models.load_checkpoint(checkpoint, device)
+    with open_shard(spectrograms, "spec") as src:
+        tracks, labels = read_strings(src["track_id"]), src["label"][...]
+        per_genre = attack_params["sweep_tracks_per_genre"]
+        chosen = [t for g in np.unique(labels) for t in sorted(set(tracks[labels == g]))[:per_genre]]
+        rows = np.flatnonzero(np.isin(tracks, chosen))
+        clean = torch.from_numpy(src["spec"][rows]).to(device)
+        fold = int(src.attrs["fold"])
+    truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
+    results = []
+    for eps in sorted({0.0, attack_params[method]["eps"], *attack_params["eps_sweep"]}):
+        cfg = AttackConfig.from_params(method, attack_params, eps=eps)
+        probs = []
+        for part in batches(len(rows), attack_params["batch_size"]):
+            used = attack_labels(model, clean[part], truth[part], attack_params["label"], cfg.targeted,
+                                 len(ckpt["classes"]))
+            adv = attack(model, clean[part], used, cfg, torch.Generator(device=device).manual_seed(params["seed"]))
+            with torch.no_grad():
+                probs.append(torch.softmax(model(adv), 1).cpu().numpy())
+        acc = metrics.accuracies(np.concatenate(probs), labels[rows], tracks[rows])
+        results.append(dict(method=method, eps=eps, fold=fold, segments_n=len(rows), **acc))
+    with atomic_path(out) as tmp:
+        pd.DataFrame(results).to_csv(tmp, index=False)
+    log.info("eps sweep on %d segments of %s written to %s", len(rows), spectrograms, out)

@@ -1,0 +1,55 @@
+"""Rule ``report``: metrics.json, Tables III-VII, figures, plot series and the page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import dataset, listening, reports
+from ..runtime import log
+from ..shards import open_shard
+
+
+def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, params: dict) -> None:
+    """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
+    per-fold result (``results``: the paths by kind, see report.smk).
+
+    Reads: ``dataset.kind``.
+    """
+    dataset_kind = params["dataset"]["kind"]
+    out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
+    table = dataset.read_manifest(results["manifest"])
+    data = dict(tracks=int((table.status != "skipped").sum()), skipped_files=int((table.status == "skipped").sum()),
+                padded_clips=int((table.status == "padded").sum()), segments=0, dropped_silent_segments=0)
+    for path in results["segments"].values():
+        with open_shard(path, "audio") as h5:
+            data["segments"] += int(h5["audio"].shape[0])
+            data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
+    results = dict(results, data=data)
+    reports.build(results, out_dir)
+    with open_shard(next(iter(results["segments"].values())), "audio") as h5:
+        classes = json.loads(h5.attrs["genres"])
+    figures = [figures_dir / "training_curves.png"]
+    reports.training_curves(results["history"], figures[0])
+    for rep, by_attack in results["adversarial"].items():
+        for method, by_fold in by_attack.items():
+            fold = min(by_fold)
+            figures.append(figures_dir / f"fig4_{rep}_{method}.png")
+            reports.figure4(results["spectrograms"][rep][fold], by_fold[fold], figures[-1],
+                            f"{rep.upper()} {method.upper()} (fold {fold})")
+    figures.append(figures_dir / "accuracy_vs_eps.png")
+    reports.eps_curve(results["eps_sweep"], figures[-1])
+    figures.append(figures_dir / "snr_distributions.png")
+    reports.snr_histograms(results["snr"], figures[-1])
+    reports.plot_data(results, Path(plots_dir))
+    for model, by_fold in results["clean"].items():
+        for fold, path in by_fold.items():
+            reports.confusion(path, classes, figures_dir / "confusion" / f"{model}_fold{fold}.png",
+                              f"{model}, test fold {fold} (segments)")
+    tables = {title: out_dir / "tables" / f"table{n}.csv" for n, title in (
+        (3, "Table III: 2D CNN, clean spectrograms"), (4, "Table IV: 1D CNN, original and STFT-rebuilt audio"),
+        (5, "Table V: 2D CNN, adversarial spectrograms"), (6, "Table VI: 1D CNN, rebuilt adversarial audio"),
+        (7, "Table VII: SNR of rebuilt audio (dB)"))}
+    prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
+    listening.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
+                     f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments")
+    log.info("report written: %s, %s", metrics_path, page_path)

@@ -1,0 +1,25 @@
+"""Rule ``train``: one model for one test fold, trained on the other folds."""
+from __future__ import annotations
+
+from .. import runtime
+from .. import train as training
+from ..runtime import log
+
+
+def run(*, kind: str, train_shards, checkpoint, history, fold: int, params: dict) -> None:
+    """Train ``kind`` (cnn2d_stft | cnn2d_mel | cnn1d) on ``train_shards``; write the checkpoint
+    and its history CSV.
+
+    Reads: ``seed``, ``audio.sample_rate``, ``dataset.genres``, ``model.cnn2d`` or
+    ``model.cnn1d``, ``train`` (its ``threads`` are the job's, not read here), ``segment``
+    and, for 2D CNNs, ``spectrogram``: the last two are recorded in the checkpoint so it can
+    classify a raw audio file on its own.
+    """
+    family = "cnn1d" if kind == "cnn1d" else "cnn2d"
+    train_params = {k: v for k, v in params["train"].items() if k != "threads"}
+    inputs = {"segment": params["segment"], "spectrogram": None if kind == "cnn1d" else params["spectrogram"]}
+    summary = training.train_fold(kind, train_shards, checkpoint, history, fold, params["dataset"]["genres"],
+                                  {family: params["model"][family]}, train_params, params["seed"],
+                                  params["audio"]["sample_rate"], runtime.device(train_params["device"]),
+                                  extra_params=inputs)
+    log.info("%s fold %d: %s", kind, fold, summary)

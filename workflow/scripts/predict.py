@@ -1,4 +1,0 @@
-from crossrep import runtime, steps
-
-runtime.snakemake_setup(snakemake)
-steps.predict(snakemake.input.checkpoint, snakemake.input.source, snakemake.output[0])
