@@ -46,9 +46,9 @@ rule manifest:
         mem_mb=2000,
         runtime=60,
     params:
-        root=DATA_ROOT,
         config=config_of(
             "seed",
+            "dataset.root",
             "audio.sample_rate",
             "dataset.genres",
             "dataset.folds",
@@ -59,7 +59,7 @@ rule manifest:
         ),
         code=code_version("manifest"),
     message:
-        "Scanning {params.root}: clips, folds and skipped files into {output}"
+        "Scanning the dataset folder: clips, folds and skipped files into {output}"
     script:
         "../scripts/manifest.py"
 
@@ -81,8 +81,7 @@ rule segments:
         mem_mb=2000,
         runtime=60,
     params:
-        root=DATA_ROOT,
-        config=config_of("audio.sample_rate", "dataset.genres", "dataset.clip_seconds", "segment"),
+        config=config_of("audio.sample_rate", "dataset.root", "dataset.genres", "dataset.clip_seconds", "segment"),
         code=code_version("segments"),
     message:
         "Cutting fold {wildcards.fold} into 5 s segments"
