@@ -47,7 +47,8 @@ def test_stft_and_mel_equal_librosa(segments):
 
 def test_stft_round_trip_with_own_phase_exceeds_90_db(segments):
     spec = Spectrogram(CFG)
-    rebuilt = spec.invert("stft", spec.db("stft", segments), segments.shape[1], phase=spec.phase(segments))
+    reference = spec.reference("stft", segments)
+    rebuilt = spec.invert("stft", spec.db("stft", segments), segments.shape[1], reference=reference)
     noise = rebuilt - segments
     snr = 10 * np.log10((segments ** 2).sum(1) / (noise ** 2).sum(1))
     assert rebuilt.shape == segments.shape
@@ -101,3 +102,71 @@ def test_interrupted_shard_is_never_accepted(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ShardError, match="not a readable HDF5"):
         open_shard(path)
+
+
+AUTHORS = SpectrogramConfig(stft_scale="real_offset_db", mel_scale="magnitude_db10_ref_max")
+
+
+def _true_snr(x, y):
+    return 10 * np.log10((x ** 2).sum(-1) / ((y - x) ** 2).sum(-1))
+
+
+def test_real_offset_scale_is_the_authors_and_inverts(segments):
+    """amplitude_to_db(Re X + c) with c = -min Re X; Im X and c put back: > 90 dB round trip."""
+    spec = Spectrogram(AUTHORS)
+    db = spec.db("stft", segments)
+    for i, y in enumerate(segments):
+        real = librosa.stft(y, n_fft=512, hop_length=256, window="hann", center=True).real
+        expected = librosa.amplitude_to_db(real - real.min(), ref=1.0, amin=AUTHORS.amin, top_db=None)
+        assert np.abs(db[i] - expected)[real - real.min() > 1e-3].max() < 1e-3
+    rebuilt = spec.invert("stft", db, segments.shape[1], reference=spec.reference("stft", segments))
+    assert _true_snr(segments, rebuilt).min() > 90
+
+
+def test_eps_on_the_real_part_scale_is_an_additive_change(segments):
+    """+0.3 dB on every bin moves Re X by (10^(0.3/20) - 1)(Re X + c), about 3.51 % of Re X + c."""
+    spec = Spectrogram(AUTHORS)
+    reference = spec.reference("stft", segments)
+    real = spec.stft(segments).real.numpy()
+    shifted = real + reference["offset"].numpy()
+    change = spec.linear("stft", spec.db("stft", segments) + 0.3, reference).numpy() - real
+    loud = shifted > 1e-3
+    np.testing.assert_allclose(change[loud] / shifted[loud], 10 ** (0.3 / 20) - 1, rtol=1e-3)
+    assert 10 ** (0.3 / 20) - 1 == pytest.approx(0.0351, abs=1e-4)
+
+
+def test_mel_ref_max_scale_is_the_authors_and_doubles_eps(segments):
+    """power_to_db(melspectrogram(power=1), ref=np.max); 0.3 dB there is 0.6 dB of amplitude."""
+    spec = Spectrogram(AUTHORS)
+    db = spec.db("mel", segments)
+    assert np.abs(db.max(axis=(1, 2))).max() < 1e-5                       # 0 dB at each segment's peak
+    for i, y in enumerate(segments):
+        mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=512, hop_length=256, n_mels=64, fmax=AUTHORS.fmax,
+                                             power=1.0)
+        expected = librosa.power_to_db(mel, ref=np.max, amin=AUTHORS.amin, top_db=None)
+        assert np.abs(db[i] - expected)[mel > 1e-3 * mel.max()].max() < 1e-3
+    reference = spec.reference("mel", segments)
+    mel = spec.magnitude("mel", segments)
+    np.testing.assert_allclose(spec.linear("mel", db, reference).numpy(), np.maximum(mel, AUTHORS.amin), rtol=1e-4)
+    ratio = spec.linear("mel", db + 0.3, reference).numpy() / spec.linear("mel", db, reference).numpy()
+    np.testing.assert_allclose(20 * np.log10(ratio), 0.6, atol=1e-4)
+    with pytest.raises(ValueError, match="peak"):
+        spec.invert("mel", db, segments.shape[1])
+
+
+def test_top_db_floor_is_its_own_lossy_option(segments):
+    """The floor clamps bins more than top_db below the segment's peak: quiet bins do not come back."""
+    floored = SpectrogramConfig(stft_scale="real_offset_db", top_db=80.0)
+    spec, exact = Spectrogram(floored), Spectrogram(AUTHORS)
+    db = spec.db("stft", segments)
+    np.testing.assert_array_equal(db.min(axis=(1, 2)), db.max(axis=(1, 2)) - 80.0)
+    lossless = exact.db("stft", segments)
+    assert (db > lossless).any() and np.array_equal(np.maximum(lossless, db.max(axis=(1, 2), keepdims=True) - 80), db)
+    reference = spec.reference("stft", segments)
+    snr_floor = _true_snr(segments, spec.invert("stft", db, segments.shape[1], reference=reference))
+    snr_exact = _true_snr(segments, exact.invert("stft", lossless, segments.shape[1], reference=reference))
+    assert (snr_floor < snr_exact).all()
+    with pytest.raises(ValueError, match="top_db"):
+        SpectrogramConfig(top_db=0)
+    with pytest.raises(ValueError, match="stft_scale"):
+        SpectrogramConfig(stft_scale="real_part")

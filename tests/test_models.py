@@ -5,32 +5,51 @@ import torch
 from crossrep import models
 
 PAPER_2D = dict(widths=(32, 32, 64, 64), dense=1024)
-# Table I output shapes (height x width x channels) for STFT and mel inputs. The paper's
-# last MaxPool row (60x103 / 12x103) is off by one against its own previous row
-# (122/2 = 61, 209/2 = 104, 26/2 = 13); DESIGN.md's 61*104*64 flatten is what Keras gives.
-TABLE_I = {
-    "stft": [(255, 429, 32), (253, 427, 32), (126, 213, 32), (124, 211, 64), (122, 209, 64), (61, 104, 64)],
-    "mel": [(62, 429, 32), (60, 427, 32), (30, 213, 32), (28, 211, 64), (26, 209, 64), (13, 104, 64)],
+# Table I output shapes (height x width x channels) for STFT and mel inputs. With the pools
+# Table I's text gives (2 and 2) the last MaxPool row is 61x104 / 13x104; the paper's own
+# table prints 60x103 / 12x103, which is what the authors' Keras code gives: its final
+# max-pool is 4x4 with stride 2 ((122 - 4) // 2 + 1 = 60). Both are built and checked.
+TABLE_I_ROWS = {
+    "stft": [(255, 429, 32), (253, 427, 32), (126, 213, 32), (124, 211, 64), (122, 209, 64)],
+    "mel": [(62, 429, 32), (60, 427, 32), (30, 213, 32), (28, 211, 64), (26, 209, 64)],
 }
+LAST_POOL = {("stft", "table_i"): (61, 104), ("mel", "table_i"): (13, 104),
+             ("stft", "authors"): (60, 103), ("mel", "authors"): (12, 103)}
+POOLS = {"table_i": models.TABLE_I_POOLS, "authors": models.AUTHORS_POOLS}
 TABLE_II = [109739, 13717, 6731, 841, 389, 179, 82, 41]
 
 
+@pytest.mark.parametrize("pools", ["table_i", "authors"])
 @pytest.mark.parametrize("rep,bins", [("stft", 257), ("mel", 64)])
-def test_cnn2d_matches_table_i_layer_by_layer(rep, bins):
-    model = models.CNN2D(bins, 431, 10, **PAPER_2D).eval()
+def test_cnn2d_matches_table_i_layer_by_layer(rep, bins, pools):
+    model = models.CNN2D(bins, 431, 10, pools=POOLS[pools], **PAPER_2D).eval()
     x = torch.randn(1, bins, 431)
     shapes, h = [], model.norm(x).unsqueeze(1)
+    expected = TABLE_I_ROWS[rep] + [(*LAST_POOL[rep, pools], 64)]
     with torch.no_grad():
         for layer in model.features:
             h = layer(h)
             if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d)):
                 shapes.append((h.shape[2], h.shape[3], h.shape[1]))
-        assert shapes == TABLE_I[rep]
+        assert shapes == expected
         flat = model.classifier[1]
-        assert flat.in_features == 64 * TABLE_I[rep][-1][0] * TABLE_I[rep][-1][1] and flat.out_features == 1024
+        assert flat.in_features == 64 * expected[-1][0] * expected[-1][1] and flat.out_features == 1024
+        assert models.cnn2d_output_shape(bins, 431, POOLS[pools]) == LAST_POOL[rep, pools]
         assert model(x).shape == (1, 10)
     if rep == "stft":
-        assert flat.weight.numel() == 61 * 104 * 64 * 1024        # the ~416 M-weight dense layer
+        height, width = LAST_POOL[rep, pools]
+        assert flat.weight.numel() == height * width * 64 * 1024   # the ~400 M-weight dense layer
+
+
+def test_cnn2d_authors_layer_scheme():
+    """The authors' options: one BatchNorm (after conv1), LeakyReLU(0.2), dropout after pool 1."""
+    model = models.CNN2D(64, 431, 10, widths=(4, 4, 8, 8), dense=16, pools=models.AUTHORS_POOLS,
+                         activation="leaky_relu", batchnorm="first_conv", conv_dropout=0.05)
+    kinds = [type(layer).__name__ for layer in model.features]
+    assert kinds == ["Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "LeakyReLU", "MaxPool2d", "Dropout",
+                     "Conv2d", "LeakyReLU", "Conv2d", "LeakyReLU", "MaxPool2d"]
+    assert model.features[2].negative_slope == 0.2 and model.features[6].p == 0.05
+    assert model.features[11].kernel_size == 4 and model.features[11].stride == 2
 
 
 def test_cnn1d_matches_table_ii_layer_by_layer():

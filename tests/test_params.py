@@ -3,6 +3,7 @@ import re
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from conftest import REPO, snakemake, tiny, write_workflow
 from crossrep import params as P
@@ -87,7 +88,6 @@ def test_paper_preset_is_valid_and_plans_nine_training_jobs(tmp_path, default_pa
     assert re.search(r"^train\s+9$", out, re.M), out[-2000:]
     assert "Training cnn2d_stft for test fold 3" in out
     merged = copy.deepcopy(default_params)
-    for section, values in preset.items():
-        merged[section].update(values)
+    update_config(merged, preset)  # Snakemake's own (recursive) merge of --configfile
     P.validate(merged)
     assert merged["model"]["cnn2d"]["widths"] == [32, 32, 64, 64] and merged["train"]["epochs"] == 100

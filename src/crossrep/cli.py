@@ -118,9 +118,10 @@ def attack_file(args) -> dict:
     else:
         labels = attack_labels(model, clean, None, "predicted", False, len(classes))
     adv = attack(model, clean, labels, cfg_attack, torch.Generator().manual_seed(args.seed))
-    phase = transform.phase(segs) if rep == "stft" else None
+    clean_reference = transform.reference(rep, segs)
+
     def rebuild(spec):
-        return transform.invert(rep, spec.numpy(), window, phase=phase, seed=args.seed,
+        return transform.invert(rep, spec.numpy(), window, reference=clean_reference, seed=args.seed,
                                 griffin_lim_iterations=args.griffin_lim_iterations).reshape(-1)
     reference, adversarial = rebuild(clean)[:len(signal)], rebuild(adv)[:len(signal)]
     audio.write_wav(args.out, adversarial, sr)

@@ -1,13 +1,30 @@
-"""STFT and mel spectrograms in dB (absolute reference) and their inverses, batched.
+"""STFT and mel spectrograms in dB and their inverses, batched.
 
-Forward: ``torch.stft`` over a batch of segments, magnitude, and for mel a cached
-librosa filterbank applied as one matrix product; dB = 20*log10(max(mag, amin)) with
-an absolute reference so the representation inverts exactly (no per-segment max,
-no top_db clamp). Equal to librosa.stft / librosa.feature.melspectrogram(power=1).
+Forward: ``torch.stft`` over a batch of segments, and for mel a cached librosa
+filterbank applied as one matrix product (equal to librosa.stft /
+librosa.feature.melspectrogram(power=1)), then one of these scales:
 
-Inverse: STFT magnitude + a phase -> waveform by ``torch.istft``; mel -> linear
-magnitude by non-negative least squares (multiplicative updates, batched) -> waveform
-by fast Griffin-Lim (librosa's algorithm, momentum 0.99, batched in torch).
+``stft_scale``
+  ``magnitude_db``    20*log10(max(|X|, amin)), absolute reference (the default: exact
+                      inverse with the clean phase).
+  ``real_offset_db``  20*log10(max(Re X + c, amin)), c = max(0, -min Re X) per segment:
+                      the authors' notebooks (amplitude_to_db of the offset real part);
+                      Im X and c are kept aside and put back unchanged at rebuild, so a
+                      change of d dB is an ADDITIVE change of (10^(d/20) - 1)(Re X + c).
+``mel_scale``
+  ``magnitude_db``           20*log10(max(M, amin)), absolute reference (default).
+  ``magnitude_db10_ref_max`` 10*log10(max(M, amin) / max M): the authors'
+                             power_to_db(melspectrogram(power=1), ref=np.max), so a
+                             change of d dB is 2d dB of amplitude.
+``top_db``
+  None (default) or a floor: values below the segment's maximum minus top_db are
+  raised to it (librosa's default of 80 in the authors' calls). Lossy: quiet bins do
+  not come back.
+
+Inverse: the scale undone with the clean segment's reference (``reference()``), then
+STFT -> waveform by ``torch.istft``; mel -> linear magnitude by non-negative least
+squares (multiplicative updates, batched) -> waveform by fast Griffin-Lim (librosa's
+algorithm, momentum 0.99, batched in torch).
 """
 from __future__ import annotations
 
@@ -21,6 +38,7 @@ import torch
 from . import REPRESENTATIONS
 
 NNLS_ITERATIONS = 100  # mel -> linear magnitude; enough to converge on 64 -> 257 bins
+SCALES = {"stft": ("magnitude_db", "real_offset_db"), "mel": ("magnitude_db", "magnitude_db10_ref_max")}
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,17 @@ class SpectrogramConfig:
     n_mels: int = 64
     fmin: float = 0.0
     fmax: float = 11025.0
+    stft_scale: str = "magnitude_db"
+    mel_scale: str = "magnitude_db"
+    top_db: float | None = None
+
+    def __post_init__(self):
+        for representation, scale in (("stft", self.stft_scale), ("mel", self.mel_scale)):
+            if scale not in SCALES[representation]:
+                raise ValueError(f"spectrogram.{representation}_scale {scale!r}: choose one of "
+                                 f"{SCALES[representation]}")
+        if self.top_db is not None and self.top_db <= 0:
+            raise ValueError(f"spectrogram.top_db {self.top_db!r}: a positive number of dB, or null for no floor")
 
     @classmethod
     def from_params(cls, spectrogram: dict, sample_rate: int) -> "SpectrogramConfig":
@@ -78,21 +107,55 @@ class Spectrogram:
         mag = np.abs(spec)  # numpy's complex abs is ~7x faster than torch's on CPU (measured)
         return mag if representation == "stft" else self._mel_basis_np @ mag
 
-    @staticmethod
-    def from_db(db) -> torch.Tensor:
-        return torch.pow(10.0, torch.as_tensor(db) / 20.0)
+    def scale(self, representation: str) -> str:
+        return self.cfg.stft_scale if representation == "stft" else self.cfg.mel_scale
 
     def db(self, representation: str, audio) -> np.ndarray:
-        """dB spectrogram (batch, bins, frames) as contiguous float32 numpy."""
+        """Spectrogram (batch, bins, frames) on the configured scale, contiguous float32 numpy."""
         if representation not in REPRESENTATIONS:
             raise ValueError(f"representation {representation!r}: choose one of {REPRESENTATIONS}")
-        mag = self.magnitude(representation, audio)
-        return np.ascontiguousarray(20.0 * np.log10(np.maximum(mag, np.float32(self.cfg.amin))))
+        amin = np.float32(self.cfg.amin)
+        scale = self.scale(representation)
+        if scale == "real_offset_db":
+            with torch.no_grad():
+                real = self.stft(audio).real.cpu().numpy()
+            db = 20.0 * np.log10(np.maximum(real + _offset(real), amin))
+        else:
+            mag = self.magnitude(representation, audio)
+            if scale == "magnitude_db10_ref_max":
+                db = 10.0 * np.log10(np.maximum(mag, amin) / np.maximum(_peak(mag), amin))
+            else:
+                db = 20.0 * np.log10(np.maximum(mag, amin))
+        if self.cfg.top_db is not None:
+            db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - np.float32(self.cfg.top_db))
+        return np.ascontiguousarray(db, dtype=np.float32)
+
+    def reference(self, representation: str, audio) -> dict:
+        """What rebuilding from this scale needs of the clean segments, beside the spectrogram:
+        ``phase`` (STFT magnitude), ``imag`` and ``offset`` (real-part STFT), ``peak`` (mel
+        relative to its maximum), nothing (mel on an absolute reference)."""
+        scale = self.scale(representation)
+        if representation == "mel":
+            return {"peak": torch.from_numpy(_peak(self.magnitude("mel", audio)))} \
+                if scale == "magnitude_db10_ref_max" else {}
+        with torch.no_grad():
+            spec = self.stft(audio)
+        if scale == "real_offset_db":
+            return {"imag": spec.imag, "offset": torch.from_numpy(_offset(spec.real.cpu().numpy()))}
+        return {"phase": torch.angle(spec)}
+
+    def linear(self, representation: str, db, reference: dict) -> torch.Tensor:
+        """Undo the scale: |X| (magnitude_db), Re X (real_offset_db) or the mel magnitude."""
+        db = torch.as_tensor(db, dtype=torch.float32, device=self.device)
+        scale = self.scale(representation)
+        if scale == "real_offset_db":
+            return torch.pow(10.0, db / 20.0) - _tensor(reference["offset"], self.device)
+        if scale == "magnitude_db10_ref_max":
+            return _tensor(reference["peak"], self.device) * torch.pow(10.0, db / 10.0)
+        return torch.pow(10.0, db / 20.0)
 
     # -- inverse -----------------------------------------------------------------
-    def istft(self, magnitude, phase, length: int) -> torch.Tensor:
-        spec = torch.polar(torch.as_tensor(magnitude, dtype=torch.float32, device=self.device),
-                           torch.as_tensor(phase, dtype=torch.float32, device=self.device))
+    def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return torch.istft(spec, self.cfg.n_fft, self.cfg.hop_length, window=self.window,
                            center=True, length=length)
 
@@ -116,35 +179,49 @@ class Spectrogram:
                                                                             device=self.device))
         previous = torch.zeros_like(angles)
         for _ in range(n_iter):
-            rebuilt = self.stft(torch.istft(mag * angles, self.cfg.n_fft, self.cfg.hop_length,
-                                            window=self.window, center=True, length=length))
+            rebuilt = self.stft(self._istft(mag * angles, length))
             angles = rebuilt - (momentum / (1 + momentum)) * previous
             angles = angles / (angles.abs() + 1e-16)
             previous = rebuilt
-        return torch.istft(mag * angles, self.cfg.n_fft, self.cfg.hop_length, window=self.window,
-                           center=True, length=length)
+        return self._istft(mag * angles, length)
 
-    def invert(self, representation: str, db, length: int, phase=None, griffin_lim_iterations: int = 32,
-               seed: int = 0) -> np.ndarray:
-        """Waveforms (batch, length) from dB spectrograms.
+    def invert(self, representation: str, db, length: int, reference: dict | None = None,
+               griffin_lim_iterations: int = 32, seed: int = 0) -> np.ndarray:
+        """Waveforms (batch, length) from spectrograms on the configured scale.
 
-        STFT uses ``phase`` (the clean segment's own phase); mel goes through NNLS and
-        Griffin-Lim, whose random initial phase is drawn from ``seed``.
+        ``reference``: ``self.reference(representation, clean_audio)`` of the clean segments.
+        STFT puts back the clean phase (or Im X); mel goes through NNLS and Griffin-Lim,
+        whose random initial phase is drawn from ``seed``.
         """
+        reference = reference or {}
+        needs = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
+        missing = needs.get(self.scale(representation)) if (representation, self.scale(representation)) \
+            != ("mel", "magnitude_db") else None
+        if missing and missing not in reference:
+            raise ValueError(f"{representation} inversion on the {self.scale(representation)} scale needs the "
+                             f"clean segments' reference (Spectrogram.reference): {missing!r} missing")
         with torch.no_grad():
-            magnitude = self.from_db(torch.as_tensor(db, dtype=torch.float32, device=self.device))
-            if representation == "stft":
-                if phase is None:
-                    raise ValueError("STFT inversion needs the clean segment's phase")
-                audio = self.istft(magnitude, phase, length)
+            linear = self.linear(representation, db, reference)
+            if representation == "mel":
+                audio = self.griffin_lim(self.mel_to_magnitude(linear), griffin_lim_iterations, length, seed)
+            elif "imag" in reference:
+                audio = self._istft(torch.complex(linear, _tensor(reference["imag"], self.device)), length)
             else:
-                audio = self.griffin_lim(self.mel_to_magnitude(magnitude), griffin_lim_iterations,
-                                         length, seed)
+                audio = self._istft(torch.polar(linear, _tensor(reference["phase"], self.device)), length)
             return audio.cpu().numpy()
 
-    def phase(self, audio) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.angle(self.stft(audio))
+
+def _offset(real: np.ndarray) -> np.ndarray:
+    """Per-segment c >= 0 making Re X + c non-negative (batch, 1, 1)."""
+    return np.maximum(-real.min(axis=(1, 2), keepdims=True), 0).astype(np.float32)
+
+
+def _peak(mag: np.ndarray) -> np.ndarray:
+    return mag.max(axis=(1, 2), keepdims=True).astype(np.float32)
+
+
+def _tensor(value, device) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float32, device=device)
 
 
 def spectral_convergence(reference_magnitude, estimate_magnitude) -> np.ndarray:

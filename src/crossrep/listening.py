@@ -78,7 +78,7 @@ def _num(value):
 
 
 def _table_html(csv_path: Path, title: str) -> str:
-    frame = pd.read_csv(csv_path)
+    frame = pd.read_csv(csv_path, keep_default_na=False)  # the Attack column's "None" is a name, not NaN
     cols = [c for c in frame.columns if not c.endswith(("_mean", "_sd", "_n"))]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"

@@ -35,34 +35,53 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def cnn2d_output_shape(bins: int, frames: int) -> tuple[int, int]:
-    """Spatial size after Table I's conv/conv/pool/conv/conv/pool (unpadded 3x3, pool 2)."""
-    def block(n):
-        return (n - 4) // 2
-    return block(block(bins)), block(block(frames))
+TABLE_I_POOLS = ((2, 2), (2, 2))  # (size, stride) of the two max-pools as Table I's text gives them
+AUTHORS_POOLS = ((2, 2), (4, 2))  # the authors' Keras code; gives the paper's own 60x103 STFT rows
+
+
+def cnn2d_output_shape(bins: int, frames: int, pools=TABLE_I_POOLS) -> tuple[int, int]:
+    """Spatial size after conv/conv/pool/conv/conv/pool (unpadded 3x3 convolutions,
+    square max-pools of (size, stride), floor division as in torch and Keras)."""
+    def after(n):
+        for size, stride in pools:
+            n = (n - 4 - size) // stride + 1
+        return n
+    return after(bins), after(frames)
 
 
 class CNN2D(nn.Module):
-    """Table I: 2x conv3x3(w0,w1), maxpool 2, 2x conv3x3(w2,w3), maxpool 2, dense, dropout, output.
+    """Table I: 2x conv3x3(w0,w1), maxpool, 2x conv3x3(w2,w3), maxpool, dense, dropout, output.
 
-    BatchNorm after every convolution, ReLU activations. The paper's widths are
-    (32, 32, 64, 64) with a 1024 dense layer.
+    ``pools``: (size, stride) of the two max-pools (Table I's text: 2 and 2; the authors'
+    code: 2/2 then 4/2). ``activation``: relu or leaky_relu (slope 0.2, the authors'
+    conv2-4). ``batchnorm``: after every convolution, or after the first only (the
+    authors'). ``conv_dropout``: dropout after the first pool (authors: 0.05). The
+    paper's widths are (32, 32, 64, 64) with a 1024 dense layer.
     """
 
     def __init__(self, n_bins: int, n_frames: int, n_classes: int = 10, widths=(32, 32, 64, 64),
-                 dense: int = 1024, dropout: float = 0.4):
+                 dense: int = 1024, dropout: float = 0.4, pools=TABLE_I_POOLS, activation: str = "relu",
+                 batchnorm: str = "every_conv", conv_dropout: float = 0.0):
         super().__init__()
+        if activation not in ("relu", "leaky_relu") or batchnorm not in ("every_conv", "first_conv"):
+            raise ValueError(f"CNN2D: activation {activation!r} (relu|leaky_relu), "
+                             f"batchnorm {batchnorm!r} (every_conv|first_conv)")
         self.norm = Standardize((1, n_bins, 1))  # per-frequency-bin statistics
-        w0, w1, w2, w3 = widths
         layers, channels = [], 1
         for i, width in enumerate(widths):
-            layers += [nn.Conv2d(channels, width, 3), nn.BatchNorm2d(width), nn.ReLU()]
+            layers.append(nn.Conv2d(channels, width, 3))
+            if batchnorm == "every_conv" or i == 0:
+                layers.append(nn.BatchNorm2d(width))
+            layers.append(nn.ReLU() if activation == "relu" else nn.LeakyReLU(0.2))
             channels = width
             if i in (1, 3):
-                layers.append(nn.MaxPool2d(2))
+                size, stride = pools[i // 2]
+                layers.append(nn.MaxPool2d(size, stride))
+            if i == 1 and conv_dropout:
+                layers.append(nn.Dropout(conv_dropout))
         self.features = nn.Sequential(*layers)
-        h, w = cnn2d_output_shape(n_bins, n_frames)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(w3 * h * w, dense), nn.ReLU(),
+        h, w = cnn2d_output_shape(n_bins, n_frames, pools)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(widths[-1] * h * w, dense), nn.ReLU(),
                                         nn.Dropout(dropout), nn.Linear(dense, n_classes))
         # channels-last convolutions are ~2x faster on CPU for these thin layers (measured)
         self.features.to(memory_format=torch.channels_last)
@@ -166,7 +185,8 @@ def architecture(kind: str, model_params: dict, n_classes: int, sample_rate: int
     if kind.startswith("cnn2d"):
         p = model_params["cnn2d"]
         return dict(n_bins=n_bins, n_frames=n_frames, n_classes=n_classes, widths=list(p["widths"]),
-                    dense=p["dense"], dropout=p["dropout"])
+                    dense=p["dense"], dropout=p["dropout"], pools=[list(pool) for pool in p["pools"]],
+                    activation=p["activation"], batchnorm=p["batchnorm"], conv_dropout=p["conv_dropout"])
     p = model_params["cnn1d"]
     return dict(samples=window, n_classes=n_classes, sample_rate=sample_rate, **p)
 

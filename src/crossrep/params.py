@@ -140,7 +140,7 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
                         f"({sr / 2} Hz)")
     frames = 1 + seg["window"] // spec["hop_length"]
     for rep, bins in (("stft", spec["n_fft"] // 2 + 1), ("mel", spec["n_mels"])):
-        if min(cnn2d_output_shape(bins, frames)) < 1:
+        if min(cnn2d_output_shape(bins, frames, p["model"]["cnn2d"]["pools"])) < 1:
             problems.append(f"spectrogram: a {rep} input of {bins}x{frames} is too small for the "
                             "2D CNN (two conv+pool blocks); use more bins/frames")
     if cnn1d_output_length(seg["window"], g["gammatone_taps"]) < 1:

@@ -52,7 +52,7 @@ def code_version(script):
 
 def spectrogram_keys(rep):
     """The spectrogram keys one representation depends on (STFT ignores the mel keys)."""
-    keys = ["n_fft", "hop_length", "window", "amin", "batch_size"]
+    keys = ["n_fft", "hop_length", "window", "amin", "top_db", f"{rep}_scale", "batch_size"]
     if rep == "mel":
         keys += ["n_mels", "fmin", "fmax"]
     return ["audio.sample_rate"] + [f"spectrogram.{k}" for k in keys]

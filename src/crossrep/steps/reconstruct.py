@@ -11,9 +11,10 @@ from ..shards import assert_aligned, batches, open_shard, read_strings, write_sh
 def run(*, segments, source, out, representation: str, params: dict) -> None:
     """Rebuild every row of the spectrogram shard ``source`` into the audio shard ``out``.
 
-    STFT: the spectrogram's magnitude with the ORIGINAL phase of the clean segment (from
-    ``segments``). Mel: NNLS to a linear magnitude, then Griffin-Lim seeded per batch
-    (``seed`` + batch index).
+    STFT: the spectrogram's scale undone with the clean segment's reference from
+    ``segments`` (its ORIGINAL phase, or its Im X and offset on the real-part scale). Mel:
+    the scale undone (with the clean peak on the ref-max scale), NNLS to a linear
+    magnitude, then Griffin-Lim seeded per batch (``seed`` + batch index).
 
     Reads: ``seed``, ``audio.sample_rate``, ``spectrogram``, ``reconstruction.batch_size``,
     ``reconstruction.griffin_lim_iterations``.
@@ -29,8 +30,8 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
         with write_shard(out, **attrs) as shard:
             parts = list(batches(n, params["reconstruction"]["batch_size"]))
             for i, part in enumerate(progress(parts, f"rebuild {representation}")):
-                phase = transform.phase(seg["audio"][part]) if representation == "stft" else None
-                audio_rebuilt = transform.invert(representation, spec["spec"][part], window, phase=phase,
+                reference = transform.reference(representation, seg["audio"][part])
+                audio_rebuilt = transform.invert(representation, spec["spec"][part], window, reference=reference,
                                                  griffin_lim_iterations=iterations, seed=params["seed"] + i)
                 shard.append(audio=audio_rebuilt.astype(np.float32), label=seg["label"][part],
                              track_id=list(read_strings(seg["track_id"], part)), segment=seg["segment"][part])
