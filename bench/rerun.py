@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from crossrep.workflow import job_stats
+from crossrep.jobstats import job_stats
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.25

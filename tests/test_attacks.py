@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from crossrep.attacks import AttackConfig, attack, attack_labels
+from crossrep.attacks import AttackConfig, attack, attack_batch, attack_labels, random_sign, row_seeds
 
 ATTACK = dict(label="truth", targeted=False, clip_to_range=False, batch_size=4, fgsm={"eps": 0.3},
               bim={"eps": 0.3, "step": 0.1, "iterations": 10}, pgd={"eps": 0.3, "step": 0.1, "iterations": 10})
@@ -56,7 +56,7 @@ def test_fgsm_and_bim_match_plain_reference(batch):
 def test_perturbation_stays_within_eps(batch, method, targeted):
     x, y = batch
     cfg = AttackConfig.from_params(method, dict(ATTACK, targeted=targeted))
-    adv = attack(tiny_model(), x, y, cfg, torch.Generator().manual_seed(0))
+    adv = attack(tiny_model(), x, y, cfg, row_seeds(0, range(6)))
     assert (adv - x).abs().max() <= 0.3 + 1e-6
     assert (adv - x).abs().max() > 0.29                          # it actually moved to the edge
 
@@ -82,13 +82,20 @@ def test_targeted_bim_reaches_its_target(batch):
     assert torch.equal(model(adv).argmax(1), targets)
 
 
-def test_pgd_random_start_is_seeded_and_clip_to_range_holds(batch):
+def test_pgd_random_start_is_seeded_per_row_and_clip_to_range_holds(batch):
+    """The seeding rule: a row's start depends on the seed and its identity, not on its batch."""
     x, y = batch
     model = tiny_model()
     cfg = AttackConfig.from_params("pgd", dict(ATTACK, clip_to_range=True))
-    a = attack(model, x, y, cfg, torch.Generator().manual_seed(5))
-    b = attack(model, x, y, cfg, torch.Generator().manual_seed(5))
-    assert torch.equal(a, b)
+    keys = [f"t{i}#0" for i in range(6)]
+    a = attack(model, x, y, cfg, row_seeds(5, keys))
+    assert torch.equal(a, attack(model, x, y, cfg, row_seeds(5, keys)))
+    assert not torch.equal(a, attack(model, x, y, cfg, row_seeds(6, keys)))
+    halves = torch.cat([attack(model, x[:2], y[:2], cfg, row_seeds(5, keys[:2])),
+                        attack(model, x[2:], y[2:], cfg, row_seeds(5, keys[2:]))])
+    assert torch.allclose(a, halves, atol=1e-6)             # same rows, other batches: same result
+    with pytest.raises(ValueError, match="seed"):
+        attack(model, x, y, cfg)
     low, high = x.amin((1, 2), keepdim=True), x.amax((1, 2), keepdim=True)
     assert (a >= low - 1e-6).all() and (a <= high + 1e-6).all()
 
@@ -101,6 +108,31 @@ def test_label_sources(batch):
     assert torch.equal(attack_labels(model, x, y, "truth", True, 4), (y + 1) % 4)
     with pytest.raises(ValueError, match="predicted or truth"):
         attack_labels(model, x, y, "true", False, 4)
+
+
+def test_noise_control_has_the_budget_and_fair_signs():
+    """Random-sign noise: every element moves by exactly eps, signs +-1 with p = 1/2, per-row seeded."""
+    x = torch.zeros(4, 64, 431)
+    keys = [f"t{i}#0" for i in range(4)]
+    noisy = random_sign(x, 0.3, row_seeds(0, keys))
+    assert torch.allclose(noisy.abs(), torch.full_like(x, 0.3))
+    share = (noisy > 0).float().mean((1, 2))
+    assert ((share - 0.5).abs() < 4 * 0.5 / (64 * 431) ** 0.5).all()   # within 4 SD of a fair coin
+    assert torch.equal(noisy[1:], random_sign(x[1:], 0.3, row_seeds(0, keys[1:])))
+    assert not torch.equal(noisy[0], noisy[1])
+
+
+def test_attack_batch_is_labels_attack_softmax(batch):
+    x, y = batch
+    model = tiny_model()
+    cfg = AttackConfig.from_params("bim", ATTACK)
+    adv, used, probs = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4, label_source="truth",
+                                    truth=y)
+    assert torch.equal(used, y) and torch.equal(adv, attack(model, x, y, cfg))
+    assert torch.allclose(probs, torch.softmax(model(adv), 1)) and torch.allclose(probs.sum(1), torch.ones(6))
+    target = torch.full((6,), 2)
+    _, used, _ = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4, labels=target)
+    assert torch.equal(used, target)
 
 
 def test_sweep_step_scales_with_eps():

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from conftest import snakemake
 from crossrep.shards import open_shard
-from crossrep.workflow import job_stats
+from crossrep.jobstats import job_stats
 
 
 @pytest.fixture

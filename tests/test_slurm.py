@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny, write_workflow
-from crossrep.workflow import job_stats
+from crossrep.jobstats import job_stats
 from local_slurm import CONF_DIR, LocalSlurm, missing
 
 LOCAL_RULES = {"synthesize", "manifest", "listening", "report"}

@@ -4,7 +4,7 @@ import torch
 
 from conftest import train_tiny
 from crossrep import models, train
-from crossrep.data import ShardRows
+from crossrep.shard_rows import ShardRows
 
 
 def test_validation_split_is_by_track():

@@ -3,10 +3,18 @@
 All three are the same projected sign-gradient loop (Goodfellow et al. 2015; Kurakin et
 al. 2016; Madry et al. 2018): FGSM is one step of size eps, BIM iterates ``step`` and
 projects onto the L-infinity ball of radius eps around the clean input, PGD is BIM from a
-uniformly random start in that ball. Perturbations are in dB (the model normalises inside).
+uniformly random start in that ball. Perturbations are in the model's input units (dB
+for the 2D CNNs, which normalise inside; the study's waveform source rescales samples so
+that eps is relative to the clip's RMS).
+
+Seeding rule (every source of attacks uses it): each row's random draws (PGD's start, the
+noise control's signs) come from its own generator, seeded by ``row_seeds(seed, keys)``
+from the row's identity (track and segment), so a row's perturbation does not depend on
+the batch, shard or order it is processed in.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import torch
@@ -37,12 +45,31 @@ class AttackConfig:
         return cls(method, eps, step, p["iterations"], attack["targeted"], attack["clip_to_range"])
 
 
-def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+def row_seeds(seed: int, keys) -> list[int]:
+    """One seed per row from the run's ``seed`` and the row's identity (e.g. "track#segment")."""
+    return [zlib.crc32(f"{seed}/{key}".encode()) for key in keys]
+
+
+def row_uniform(like: torch.Tensor, seeds) -> torch.Tensor:
+    """Uniform [0, 1) noise shaped like ``like``, row i drawn from a generator seeded by seeds[i]."""
+    if len(seeds) != like.shape[0]:
+        raise ValueError(f"{len(seeds)} row seeds for a batch of {like.shape[0]}")
+    return torch.stack([torch.rand(like.shape[1:], generator=torch.Generator().manual_seed(s)) for s in seeds]
+                       ).to(like.device, like.dtype)
+
+
+def random_sign(clean: torch.Tensor, eps, seeds) -> torch.Tensor:
+    """The noise control: ``clean`` + eps * (independent +-1 per element, each with p = 1/2),
+    the same L-inf budget as FGSM with the gradient's sign replaced by a coin flip."""
+    return clean + eps * torch.where(row_uniform(clean, seeds) < 0.5, -1.0, 1.0).to(clean.dtype)
+
+
+def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, seeds=None) -> torch.Tensor:
     """Adversarial version of ``clean`` (batch, ...) with ||x_adv - clean||_inf <= eps.
 
     Untargeted: ascend the loss of ``labels``. Targeted: ``labels`` are the targets and
     the loss is descended. ``model`` should be in eval mode (BatchNorm statistics fixed).
+    ``seeds``: one per row (``row_seeds``), for PGD's random start.
     """
     clean = clean.detach()
     if cfg.clip_to_range:
@@ -50,8 +77,9 @@ def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig,
         low, high = clean.amin(dims, keepdim=True), clean.amax(dims, keepdim=True)
     adv = clean.clone()
     if cfg.method == "pgd":
-        noise = torch.rand(clean.shape, generator=generator, device=clean.device)
-        adv = clean + (2 * noise - 1) * cfg.eps
+        if seeds is None:
+            raise ValueError("PGD's random start needs one seed per row (attacks.row_seeds)")
+        adv = clean + (2 * row_uniform(clean, seeds) - 1) * cfg.eps
     sign = -1.0 if cfg.targeted else 1.0
     for _ in range(cfg.iterations):
         adv.requires_grad_(True)
@@ -75,3 +103,19 @@ def attack_labels(model, clean: torch.Tensor, true_labels: torch.Tensor, source:
     else:
         raise ValueError(f"attack.label {source!r}: choose predicted or truth")
     return (labels + 1) % n_classes if targeted else labels
+
+
+def attack_batch(model, clean: torch.Tensor, cfg: AttackConfig, *, keys, seed: int, n_classes: int,
+                 label_source: str = "predicted", truth: torch.Tensor | None = None,
+                 labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Labels -> attack -> softmax for one batch: (x_adv, the labels attacked, softmax on x_adv).
+
+    ``labels`` (e.g. a chosen target) override ``label_source`` (predicted | truth, targets
+    label + 1 when ``cfg.targeted``). ``keys``: each row's identity for the seeding rule.
+    """
+    if labels is None:
+        labels = attack_labels(model, clean, truth, label_source, cfg.targeted, n_classes)
+    adv = attack(model, clean, labels, cfg, row_seeds(seed, keys))
+    with torch.no_grad():
+        probs = torch.softmax(model(adv), 1)
+    return adv, labels, probs

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import audio, metrics, models
-from .attacks import METHODS, AttackConfig, attack, attack_labels
+from .attacks import METHODS, AttackConfig, attack_batch
 from .features import Spectrogram, SpectrogramConfig
 
 
@@ -116,8 +117,10 @@ def attack_file(args) -> dict:
             raise CLIError(f"--label truth needs --genre, one of: {', '.join(classes)}")
         labels = torch.full((n_windows,), classes.index(args.genre))
     else:
-        labels = attack_labels(model, clean, None, "predicted", False, len(classes))
-    adv = attack(model, clean, labels, cfg_attack, torch.Generator().manual_seed(args.seed))
+        labels = None  # the model's own prediction
+    keys = [f"{Path(args.file).name}#{i}" for i in range(n_windows)]
+    adv, _, _ = attack_batch(model, clean, cfg_attack, keys=keys, seed=args.seed, n_classes=len(classes),
+                             labels=labels)
     clean_reference = transform.reference(rep, segs)
 
     def rebuild(spec):

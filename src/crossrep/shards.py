@@ -120,6 +120,11 @@ def read_strings(ds, selection=slice(None)) -> np.ndarray:
     return np.asarray(ds.asstr()[selection], dtype=object)
 
 
+def row_keys(track_ids, segments) -> list[str]:
+    """Each row's identity, "track#segment": what per-row seeds derive from (``attacks.row_seeds``)."""
+    return [f"{track}#{int(segment)}" for track, segment in zip(track_ids, segments, strict=True)]
+
+
 def batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import models
-from .data import ShardRows, input_dataset, streaming_stats
+from .shard_rows import ShardRows, input_dataset, streaming_stats
 from .shards import atomic_path
 
 log = logging.getLogger("crossrep")

@@ -3,7 +3,7 @@
 
 rule adversarial:
     input:
-        checkpoint="models/cnn2d_{rep}/fold{fold}.pt",
+        checkpoint=output_of("train", "checkpoint", model="cnn2d_{rep}"),
         spectrograms=rules.spectrograms.output[0],
     output:
         "data/adversarial/{rep}/{attack}/fold{fold}.h5",
@@ -28,7 +28,7 @@ rule adversarial:
 
 rule eps_sweep:
     input:
-        checkpoint="models/cnn2d_{rep}/fold{fold}.pt",
+        checkpoint=output_of("train", "checkpoint", model="cnn2d_{rep}"),
         spectrograms=rules.spectrograms.output[0],
     output:
         "data/eps_sweep/{rep}/{attack}/fold{fold}.csv",

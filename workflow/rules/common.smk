@@ -64,11 +64,19 @@ def attack_keys(method):
     return ["seed"] + [f"attack.{k}" for k in shared + [method]]
 
 
+def output_of(rule, name=0, **wildcards):
+    """Another rule's output pattern with these wildcards filled in (the rest stay wildcards).
+    Called lazily (input functions) or after the rule is defined."""
+    outputs = getattr(rules, rule).output
+    pattern = outputs[name] if isinstance(name, int) else getattr(outputs, name)
+    return expand(pattern, allow_missing=True, **{k: str(v) for k, v in wildcards.items()})[0]
+
+
 def model_input(model, fold):
     """The shard a model reads for one fold: spectrograms for 2D CNNs, segments for the 1D CNN."""
     if model == "cnn1d":
-        return f"data/segments/fold{fold}.h5"
-    return f"data/spectrograms/{model.split('_')[1]}/fold{fold}.h5"
+        return output_of("segments", fold=fold)
+    return output_of("spectrograms", rep=model.split("_")[1], fold=fold)
 
 
 def train_keys(model):
@@ -82,24 +90,24 @@ def train_keys(model):
 
 def condition_source(rep, condition, fold):
     if condition == "clean":
-        return f"data/spectrograms/{rep}/fold{fold}.h5"
-    return f"data/adversarial/{rep}/{condition}/fold{fold}.h5"
+        return output_of("spectrograms", rep=rep, fold=fold)
+    return output_of("adversarial", rep=rep, attack=condition, fold=fold)
 
 
 def listening_sources(fold):
     """For one fold: the shards behind each version of a listening sample."""
-    sources = {"original": {"cnn1d": f"data/predictions/cnn1d/fold{fold}.h5"}}
+    sources = {"original": {"cnn1d": output_of("predict_clean", model="cnn1d", fold=fold)}}
     for rep in REPRESENTATIONS:
         for condition in CONDITIONS:
             sources[f"{rep}/{condition}"] = {
-                "rebuilt": f"data/reconstructed/{rep}/{condition}/fold{fold}.h5",
+                "rebuilt": output_of("reconstruct", rep=rep, condition=condition, fold=fold),
                 "cnn2d": (
-                    f"data/predictions/cnn2d_{rep}/fold{fold}.h5"
+                    output_of("predict_clean", model=f"cnn2d_{rep}", fold=fold)
                     if condition == "clean"
-                    else f"data/adversarial/{rep}/{condition}/fold{fold}.h5"
+                    else output_of("adversarial", rep=rep, attack=condition, fold=fold)
                 ),
-                "cnn1d": f"data/transfer/{rep}/{condition}/fold{fold}.h5",
-                "snr": f"data/snr/{rep}/{condition}/fold{fold}.csv",
+                "cnn1d": output_of("transfer", "predictions", rep=rep, condition=condition, fold=fold),
+                "snr": output_of("transfer", "snr", rep=rep, condition=condition, fold=fold),
             }
     return sources
 
@@ -110,26 +118,21 @@ def flat(nested):
 
 def report_results():
     """Every per-fold result the report reads, by kind."""
-    by_fold = lambda pattern, **kw: {k: pattern.format(fold=k, **kw) for k in FOLDS}
+
+    def by_fold(rule, name=0, **wildcards):
+        return {k: output_of(rule, name, fold=k, **wildcards) for k in FOLDS}
+
     return {
-        "clean": {m: by_fold("data/predictions/{m}/fold{fold}.h5", m=m) for m in MODELS},
-        "history": {m: by_fold("models/{m}/fold{fold}.history.csv", m=m) for m in MODELS},
-        "adversarial": {
-            r: {a: by_fold("data/adversarial/{r}/{a}/fold{fold}.h5", r=r, a=a) for a in ATTACKS}
-            for r in REPRESENTATIONS
-        },
+        "clean": {m: by_fold("predict_clean", model=m) for m in MODELS},
+        "history": {m: by_fold("train", "history", model=m) for m in MODELS},
+        "adversarial": {r: {a: by_fold("adversarial", rep=r, attack=a) for a in ATTACKS} for r in REPRESENTATIONS},
         "transfer": {
-            r: {c: by_fold("data/transfer/{r}/{c}/fold{fold}.h5", r=r, c=c) for c in CONDITIONS}
-            for r in REPRESENTATIONS
+            r: {c: by_fold("transfer", "predictions", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS
         },
-        "snr": {
-            r: {c: by_fold("data/snr/{r}/{c}/fold{fold}.csv", r=r, c=c) for c in CONDITIONS} for r in REPRESENTATIONS
-        },
-        "eps_sweep": {
-            r: {a: by_fold("data/eps_sweep/{r}/{a}/fold{fold}.csv", r=r, a=a) for a in ATTACKS} for r in REPRESENTATIONS
-        },
-        "segments": by_fold("data/segments/fold{fold}.h5"),
-        "listening": by_fold("reports/audio/fold{fold}.json"),
-        "spectrograms": {r: by_fold("data/spectrograms/{r}/fold{fold}.h5", r=r) for r in REPRESENTATIONS},
-        "manifest": "data/manifest.csv",
+        "snr": {r: {c: by_fold("transfer", "snr", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS},
+        "eps_sweep": {r: {a: by_fold("eps_sweep", rep=r, attack=a) for a in ATTACKS} for r in REPRESENTATIONS},
+        "segments": by_fold("segments"),
+        "listening": by_fold("listening", "samples"),
+        "spectrograms": {r: by_fold("spectrograms", rep=r) for r in REPRESENTATIONS},
+        "manifest": rules.manifest.output[0],
     }

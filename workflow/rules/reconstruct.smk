@@ -34,10 +34,10 @@ rule reconstruct:
 
 rule transfer:
     input:
-        checkpoint="models/cnn1d/fold{fold}.pt",
+        checkpoint=output_of("train", "checkpoint", model="cnn1d"),
         rebuilt=rules.reconstruct.output[0],
         segments=rules.segments.output[0],
-        clean="data/reconstructed/{rep}/clean/fold{fold}.h5",
+        clean=output_of("reconstruct", condition="clean"),
     output:
         predictions="data/transfer/{rep}/{condition}/fold{fold}.h5",
         snr="data/snr/{rep}/{condition}/fold{fold}.csv",

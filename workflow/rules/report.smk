@@ -3,7 +3,7 @@
 
 rule listening:
     input:
-        segments="data/segments/fold{fold}.h5",
+        segments=rules.segments.output[0],
         sources=lambda wc: flat(listening_sources(wc.fold)),
     output:
         audio=directory("reports/audio/fold{fold}"),

@@ -7,23 +7,22 @@ import numpy as np
 import torch
 
 from .. import models, runtime
-from ..attacks import AttackConfig, attack, attack_labels
+from ..attacks import AttackConfig, attack_batch
 from ..runtime import log, progress
-from ..shards import batches, open_shard, read_strings, write_shard
+from ..shards import batches, open_shard, read_strings, row_keys, write_shard
 
 
 def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Attack every row of ``spectrograms`` against the fold's 2D CNN ``checkpoint`` with
     ``method`` (fgsm | bim | pgd); store x_adv, the model's softmax on it, L-inf and L2.
 
-    Reads: ``seed`` (PGD's random start: one generator per shard), ``attack.label``,
+    Reads: ``seed`` (PGD's random start, per row: see ``attacks``), ``attack.label``,
     ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``.
     """
     device = runtime.device("auto")
     attack_params = params["attack"]
     cfg = AttackConfig.from_params(method, attack_params)
     model, ckpt = models.load_checkpoint(checkpoint, device)
-    generator = torch.Generator(device=device).manual_seed(params["seed"])
     with open_shard(spectrograms, "spec", "label", "track_id", "segment") as src:
         n = src["spec"].shape[0]
         attrs = dict(method=method, eps=cfg.eps, step=cfg.step, iterations=cfg.iterations, targeted=cfg.targeted,
@@ -34,13 +33,13 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
             for part in progress(list(batches(n, attack_params["batch_size"])), f"{method} fold {attrs['fold']}"):
                 clean = torch.from_numpy(src["spec"][part]).to(device)
                 truth = torch.from_numpy(src["label"][part].astype(np.int64)).to(device)
-                used = attack_labels(model, clean, truth, attack_params["label"], cfg.targeted, len(ckpt["classes"]))
-                adv = attack(model, clean, used, cfg, generator)
-                with torch.no_grad():
-                    probs = torch.softmax(model(adv), 1)
+                tracks, segments = list(read_strings(src["track_id"], part)), src["segment"][part]
+                adv, used, probs = attack_batch(model, clean, cfg, keys=row_keys(tracks, segments),
+                                                seed=params["seed"], n_classes=len(ckpt["classes"]),
+                                                label_source=attack_params["label"], truth=truth)
                 delta = (adv - clean).flatten(1)
                 shard.append(spec=adv.cpu().numpy(), probs=probs.cpu().numpy(),
                              attack_label=used.cpu().numpy().astype(np.int16), label=src["label"][part],
-                             track_id=list(read_strings(src["track_id"], part)), segment=src["segment"][part],
+                             track_id=tracks, segment=segments,
                              linf=delta.abs().amax(1).cpu().numpy(), l2=delta.norm(dim=1).cpu().numpy())
     log.info("%s eps=%g on %s: %d segments", method, cfg.eps, spectrograms, n)

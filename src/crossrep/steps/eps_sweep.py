@@ -6,16 +6,16 @@ import pandas as pd
 import torch
 
 from .. import metrics, models, runtime
-from ..attacks import AttackConfig, attack, attack_labels
+from ..attacks import AttackConfig, attack_batch
 from ..runtime import log
-from ..shards import atomic_path, batches, open_shard, read_strings
+from ..shards import atomic_path, batches, open_shard, read_strings, row_keys
 
 
 def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Accuracy of ``checkpoint`` under ``method`` at eps 0 (clean), the attack's own eps and
     every ``attack.eps_sweep``, on the segments of a few whole test tracks per genre; CSV ``out``.
 
-    Reads: ``seed`` (PGD's random start: a fresh generator per batch), ``attack.label``,
+    Reads: ``seed`` (PGD's random start, per row: see ``attacks``), ``attack.label``,
     ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``,
     ``attack.eps_sweep``, ``attack.sweep_tracks_per_genre``.
     """
@@ -28,6 +28,7 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
         chosen = [t for g in np.unique(labels) for t in sorted(set(tracks[labels == g]))[:per_genre]]
         rows = np.flatnonzero(np.isin(tracks, chosen))
         clean = torch.from_numpy(src["spec"][rows]).to(device)
+        keys = row_keys(tracks[rows], src["segment"][rows])
         fold = int(src.attrs["fold"])
     truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
     results = []
@@ -35,11 +36,10 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
         cfg = AttackConfig.from_params(method, attack_params, eps=eps)
         probs = []
         for part in batches(len(rows), attack_params["batch_size"]):
-            used = attack_labels(model, clean[part], truth[part], attack_params["label"], cfg.targeted,
-                                 len(ckpt["classes"]))
-            adv = attack(model, clean[part], used, cfg, torch.Generator(device=device).manual_seed(params["seed"]))
-            with torch.no_grad():
-                probs.append(torch.softmax(model(adv), 1).cpu().numpy())
+            _, _, adv_probs = attack_batch(model, clean[part], cfg, keys=keys[part], seed=params["seed"],
+                                           n_classes=len(ckpt["classes"]), label_source=attack_params["label"],
+                                           truth=truth[part])
+            probs.append(adv_probs.cpu().numpy())
         acc = metrics.accuracies(np.concatenate(probs), labels[rows], tracks[rows])
         results.append(dict(method=method, eps=eps, fold=fold, segments_n=len(rows), **acc))
     with atomic_path(out) as tmp:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from .. import models, runtime
-from ..data import ShardRows, input_dataset
+from ..shard_rows import ShardRows, input_dataset
 from ..runtime import log
 from ..shards import write_shard
 from ..train import evaluate
