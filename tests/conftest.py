@@ -32,6 +32,8 @@ def tiny(params: dict) -> dict:
     p["train"].update(epochs=2, patience=2, threads=1)
     p["attack"]["eps_sweep"] = [0.3, 3.0]
     p["reconstruction"].update(griffin_lim_iterations=4)
+    p["study"].update(sources={"stft": {"eps": [1.0, 10.0]}, "mel": {"eps": [1.0, 10.0]},
+                               "cnn1d": {"eps": [0.1, 1.0]}}, matched_snr_db=[20, 10], visqol_clips=0)
     return p
 
 
@@ -44,6 +46,7 @@ def pipeline_params(default_params) -> dict:
     p = tiny(default_params)
     p["attack"]["methods"] = ["fgsm", "bim"]
     p["attack"]["batch_size"] = 4          # several appends per shard: a kill can land mid-shard
+    p["study"]["visqol_clips"] = 1         # ViSQOL on one clip per fold and condition
     return p
 
 

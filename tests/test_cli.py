@@ -58,6 +58,36 @@ def test_attack_writes_adversarial_audio_and_reports_snr(checkpoints, stereo_44k
     assert (info.samplerate, info.channels, info.subtype, info.frames) == (22050, 1, "PCM_16", 12 * 22050)
     assert 0 < result["true_snr_db"] < 60                 # a real, finite perturbation
     assert result["level_ratio_db"] > result["true_snr_db"]
-    assert "cnn1d_after" in result and result["before"]["sum"] in result["before"]["mean_probabilities"]
-    proc = crossrep("attack", stereo_44k, "--checkpoint", checkpoints["cnn1d"], "--out", out)
-    assert proc.returncode == 2 and "2D CNN" in proc.stderr
+    assert result["transfer_model"] == "cnn1d" and result["before"]["sum"] in result["before"]["mean_probabilities"]
+
+
+def test_waveform_attack_on_the_1d_cnn_is_bounded_by_the_rms_budget(checkpoints, stereo_44k, tmp_path):
+    """FGSM on the 1D CNN moves every sample by eps x the file's RMS: true SNR -20 log10(eps)."""
+    out = tmp_path / "adv1d.wav"
+    proc = crossrep("attack", stereo_44k, "--checkpoint", checkpoints["cnn1d"], "--attack", "fgsm", "--eps", "0.1",
+                    "--transfer", checkpoints["cnn2d_stft"], "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["eps_unit"] == "x RMS" and result["transfer_model"] == "cnn2d_stft"
+    assert result["true_snr_db"] == pytest.approx(20.0, abs=0.1)   # 16-bit WAV aside, exactly 20 dB
+    adversarial = sf.read(out, dtype="float32")[0]
+    assert len(adversarial) == 12 * 22050
+
+
+def test_compare_two_files(tmp_path):
+    """A known additive noise gives its SNR; identical files give ViSQOL's ceiling."""
+    rng = np.random.default_rng(0)
+    clean = synthetic.generate_track("jazz", 0, 7, 5.0, 22050).astype(np.float64)
+    noise = rng.standard_normal(len(clean))
+    noise *= np.sqrt(np.mean(clean ** 2) / np.mean(noise ** 2)) * 10 ** (-20 / 20)    # exactly 20 dB below
+    ref = write_audio(tmp_path / "ref.wav", clean.astype(np.float32), 22050, subtype="FLOAT")
+    deg = write_audio(tmp_path / "deg.wav", (clean + noise).astype(np.float32), 22050, subtype="FLOAT")
+    result = json.loads(crossrep("compare", ref, deg, "--json").stdout)
+    assert result["true_snr_db"] == pytest.approx(20.0, abs=0.1)
+    assert result["lsd_db"] > 1 and 1 <= result["visqol_moslqo"] < result["visqol_ceiling"]
+    same = json.loads(crossrep("compare", ref, ref, "--json").stdout)
+    assert same["visqol_moslqo"] == pytest.approx(4.73, abs=0.01) and same["lsd_db"] == 0
+    assert same["true_snr_db"] is None or same["true_snr_db"] == float("inf")
+    short = write_audio(tmp_path / "short.wav", clean[:22050].astype(np.float32), 22050)
+    proc = crossrep("compare", ref, short)
+    assert proc.returncode == 2 and "short.wav" in proc.stderr and "same audio" in proc.stderr

@@ -1,7 +1,8 @@
-"""Command line for one audio file: ``crossrep predict`` and ``crossrep attack``.
+"""Command line for audio files: ``crossrep predict``, ``crossrep attack`` and ``crossrep compare``.
 
-Both read everything they need (sample rate, segmentation, spectrogram settings,
-normalisation, class names) from the checkpoint, so any trained fold model works alone.
+predict and attack read everything they need (sample rate, segmentation, spectrogram
+settings, normalisation, class names) from the checkpoint, so any trained fold model
+works alone; compare needs no model.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import numpy as np
 import torch
 
 from . import audio, metrics, models
-from .attacks import METHODS, AttackConfig, attack_batch
-from .features import Spectrogram, SpectrogramConfig
+from .attacks import METHODS
+from .features import Spectrogram, SpectrogramConfig, model_input
 
 
 class CLIError(Exception):
@@ -46,13 +47,6 @@ def _segments(path, ckpt, overlap=None) -> tuple[np.ndarray, np.ndarray, int]:
     return audio.segments(signal, window, overlap), signal, int(window * (1 - overlap))
 
 
-def _model_input(ckpt, segs):
-    if ckpt["kind"] == "cnn1d":
-        return torch.from_numpy(segs)
-    cfg = SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], ckpt["params"]["sample_rate"])
-    return torch.from_numpy(Spectrogram(cfg).db(ckpt["kind"].split("_")[1], segs))
-
-
 def _probs(model, x):
     with torch.no_grad():
         return torch.softmax(model(x), 1).numpy()
@@ -68,7 +62,7 @@ def predict(args) -> dict:
     model, ckpt = _load_model(args.checkpoint)
     classes = ckpt["classes"]
     segs, _, hop = _segments(args.file, ckpt)
-    probs = _probs(model, _model_input(ckpt, segs))
+    probs = _probs(model, model_input(ckpt, segs))
     sr = ckpt["params"]["sample_rate"]
     result = dict(file=str(args.file), model=ckpt["kind"], segments=[
         dict(start_s=round(i * hop / sr, 3), genre=classes[int(p.argmax())], probability=round(float(p.max()), 4))
@@ -87,68 +81,100 @@ def predict(args) -> dict:
 
 
 def attack_file(args) -> dict:
-    """Attack every non-overlapping 5 s window of a file and write the rebuilt adversarial audio."""
+    """Attack a file window by window (non-overlapping model windows, the last zero-padded) on
+    a 2D CNN (eps in dB of its spectrogram, audio rebuilt with the clean phase, or for mel by
+    Griffin-Lim) or on the 1D CNN (eps x the file's RMS per sample); write the adversarial
+    audio. The same code path as the transfer study's (``study.perturb``)."""
+    from .study.clips import tile, untile
+    from .study.perturb import Source, rebuilt_windows
+
     model, ckpt = _load_model(args.checkpoint)
-    if ckpt["kind"] == "cnn1d":
-        raise CLIError("crossrep attack needs a 2D CNN checkpoint (cnn2d_stft or cnn2d_mel)")
-    rep, classes, sr = ckpt["kind"].split("_")[1], ckpt["classes"], ckpt["params"]["sample_rate"]
-    window = ckpt["params"]["segment"]["window"]
+    classes, sr, window = ckpt["classes"], ckpt["params"]["sample_rate"], ckpt["params"]["segment"]["window"]
+    source_name = "cnn1d" if ckpt["kind"] == "cnn1d" else ckpt["kind"].split("_")[1]
     _, signal, _ = _segments(args.file, ckpt)
-    n_windows = -(-len(signal) // window)
-
-    def windows(x):  # non-overlapping windows, the last one zero-padded
-        return np.pad(x, (0, n_windows * window - len(x))).reshape(n_windows, window)
-
-    segs = windows(signal)
-    cfg = SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], sr)
-    transform = Spectrogram(cfg)
-    clean = torch.from_numpy(transform.db(rep, segs))
+    windows = tile(signal, window)
+    transform = None
+    if source_name != "cnn1d":
+        transform = Spectrogram(SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], sr))
+    step = {"eps": args.eps, "step": args.step, "iterations": args.iterations}
     attack_params = dict(label=args.label, targeted=args.target is not None, clip_to_range=False,
-                         fgsm={"eps": args.eps},
-                         bim={"eps": args.eps, "step": args.step, "iterations": args.iterations},
-                         pgd={"eps": args.eps, "step": args.step, "iterations": args.iterations})
-    cfg_attack = AttackConfig.from_params(args.attack, attack_params)
+                         fgsm={"eps": args.eps}, bim=step, pgd=step)
+    truth = labels = None
     if args.target is not None:
         if args.target not in classes:
             raise CLIError(f"--target {args.target!r} is not one of the model's classes: {', '.join(classes)}")
-        labels = torch.full((n_windows,), classes.index(args.target))
+        labels = np.full(len(windows), classes.index(args.target))
     elif args.label == "truth":
         if args.genre not in classes:
             raise CLIError(f"--label truth needs --genre, one of: {', '.join(classes)}")
-        labels = torch.full((n_windows,), classes.index(args.genre))
-    else:
-        labels = None  # the model's own prediction
-    keys = [f"{Path(args.file).name}#{i}" for i in range(n_windows)]
-    adv, _, _ = attack_batch(model, clean, cfg_attack, keys=keys, seed=args.seed, n_classes=len(classes),
-                             labels=labels)
-    clean_reference = transform.reference(rep, segs)
-
-    def rebuild(spec):
-        return transform.invert(rep, spec.numpy(), window, reference=clean_reference, seed=args.seed,
-                                griffin_lim_iterations=args.griffin_lim_iterations).reshape(-1)
-    reference, adversarial = rebuild(clean)[:len(signal)], rebuild(adv)[:len(signal)]
+        truth = np.full(len(windows), classes.index(args.genre))
+    source = Source(source_name, model, len(classes), transform, args.griffin_lim_iterations)
+    common = dict(clip_rms=np.full(len(windows), max(float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))), 1e-8)),
+                  keys=[f"{Path(args.file).name}#tile{i}" for i in range(len(windows))], truth=truth,
+                  attack_params=attack_params, seed=args.seed, labels=labels)
+    path = {"stft": "clean_phase", "mel": "griffin_lim", "cnn1d": "waveform"}[source_name]
+    reference = untile(rebuilt_windows(source, windows, kind="none", eps=0.0, **common)[path], len(signal))
+    adversarial = untile(rebuilt_windows(source, windows, kind=args.attack, eps=args.eps, **common)[path], len(signal))
     audio.write_wav(args.out, adversarial, sr)
-    before, after = _probs(model, clean), _probs(model, adv)
-    result = dict(file=str(args.file), out=str(args.out), attack=args.attack, eps=cfg_attack.eps,
-                  before=_summary(before, classes), after=_summary(after, classes),
-                  true_snr_db=float(metrics.snr_db(reference, adversarial)),
-                  snr_vs_original_db=float(metrics.snr_db(signal, adversarial)),
-                  level_ratio_db=float(metrics.level_ratio_db(reference, adversarial)))
+    before = _probs(model, model_input(ckpt, tile(reference, window)))
+    after = _probs(model, model_input(ckpt, tile(adversarial, window)))
+    unit = "x RMS" if source_name == "cnn1d" else "dB"
+    result = dict(file=str(args.file), out=str(args.out), model=ckpt["kind"], attack=args.attack, eps=args.eps,
+                  eps_unit=unit, before=_summary(before, classes), after=_summary(after, classes),
+                  **_loudness(reference, adversarial, signal))
     if args.transfer:
-        model1d, ckpt1d = _load_model(args.transfer)
-        result["cnn1d_before"] = _summary(_probs(model1d, torch.from_numpy(windows(reference))), ckpt1d["classes"])
-        result["cnn1d_after"] = _summary(_probs(model1d, torch.from_numpy(windows(adversarial))), ckpt1d["classes"])
+        model_t, ckpt_t = _load_model(args.transfer)
+        result["transfer_model"] = ckpt_t["kind"]
+        result["transfer_before"] = _summary(_probs(model_t, model_input(ckpt_t, tile(reference, window))),
+                                             ckpt_t["classes"])
+        result["transfer_after"] = _summary(_probs(model_t, model_input(ckpt_t, tile(adversarial, window))),
+                                            ckpt_t["classes"])
     if args.json:
         print(json.dumps(result, indent=2))
         return result
-    print(f"{args.file}: {args.attack.upper()} eps={cfg_attack.eps:g} dB on {n_windows} window(s) -> {args.out}")
-    print(f"2D CNN before: vote {result['before']['vote']}, sum {result['before']['sum']}")
-    print(f"2D CNN after : vote {result['after']['vote']}, sum {result['after']['sum']}")
+    print(f"{args.file}: {args.attack.upper()} eps={args.eps:g} {unit} on {ckpt['kind']}, {len(windows)} "
+          f"window(s) -> {args.out}")
+    print(f"{ckpt['kind']} on the clean rebuild: vote {result['before']['vote']}, sum {result['before']['sum']}")
+    print(f"{ckpt['kind']} on the adversarial audio: vote {result['after']['vote']}, sum {result['after']['sum']}")
     if args.transfer:
-        print(f"1D CNN on clean rebuild: {result['cnn1d_before']['sum']}; "
-              f"on adversarial: {result['cnn1d_after']['sum']}")
+        print(f"{result['transfer_model']} on the clean rebuild: {result['transfer_before']['sum']}; "
+              f"on the adversarial audio: {result['transfer_after']['sum']}")
     print(f"true SNR vs clean rebuild: {result['true_snr_db']:.2f} dB; vs original: "
           f"{result['snr_vs_original_db']:.2f} dB; authors' level ratio: {result['level_ratio_db']:.2f} dB")
+    return result
+
+
+def _loudness(reference, adversarial, original) -> dict:
+    return dict(true_snr_db=float(metrics.snr_db(reference, adversarial)),
+                snr_vs_original_db=float(metrics.snr_db(original, adversarial)),
+                level_ratio_db=float(metrics.level_ratio_db(reference, adversarial)))
+
+
+def compare(args) -> dict:
+    """How loud and how audible DEG's difference from REF is (any two files, any rates)."""
+    from .study.quality import VISQOL_CEILING, Visqol
+
+    signals = []
+    for path in (args.reference, args.degraded):
+        try:
+            signals.append(audio.load(path, args.sample_rate))
+        except audio.AudioError as exc:
+            raise CLIError(f"{path}: {exc}") from exc
+    ref, deg = signals
+    if len(ref) != len(deg):
+        raise CLIError(f"{args.reference} has {len(ref)} samples and {args.degraded} {len(deg)} at "
+                       f"{args.sample_rate} Hz: compare needs two versions of the same audio")
+    result = dict(reference=str(args.reference), degraded=str(args.degraded), sample_rate=args.sample_rate,
+                  true_snr_db=float(metrics.snr_db(ref, deg)),
+                  level_ratio_db=float(metrics.level_ratio_db(ref, deg)),
+                  lsd_db=float(metrics.log_spectral_distance_db(ref, deg)),
+                  visqol_moslqo=Visqol().mos(ref, deg, args.sample_rate), visqol_ceiling=VISQOL_CEILING)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return result
+    print(f"true SNR {result['true_snr_db']:.2f} dB (10 log10 P(ref) / P(deg - ref)); authors' level ratio "
+          f"{result['level_ratio_db']:.2f} dB (not an SNR); log-spectral distance {result['lsd_db']:.2f} dB; "
+          f"ViSQOL v3 audio MOS-LQO {result['visqol_moslqo']:.2f} (ceiling {VISQOL_CEILING})")
     return result
 
 
@@ -160,22 +186,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="models/<model>/fold<k>.pt")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=predict)
-    a = sub.add_parser("attack", help="attack a file's spectrograms and write the adversarial audio")
+    a = sub.add_parser("attack", help="attack a file on one model and write the adversarial audio")
     a.add_argument("file")
-    a.add_argument("--checkpoint", required=True, help="a 2D CNN: models/cnn2d_{stft,mel}/fold<k>.pt")
+    a.add_argument("--checkpoint", required=True,
+                   help="models/<model>/fold<k>.pt: a 2D CNN (spectrogram attack) or the 1D CNN (waveform attack)")
     a.add_argument("--attack", choices=METHODS, default="bim")
-    a.add_argument("--eps", type=float, default=0.3, help="L-inf bound in dB (default 0.3)")
-    a.add_argument("--step", type=float, default=0.1, help="BIM/PGD step in dB (default 0.1)")
+    a.add_argument("--eps", type=float, default=0.3,
+                   help="L-inf bound: dB of the spectrogram (2D CNN) or x the file's RMS per sample (1D CNN)")
+    a.add_argument("--step", type=float, default=0.1, help="BIM/PGD step, in the units of --eps (default 0.1)")
     a.add_argument("--iterations", type=int, default=10)
     a.add_argument("--label", choices=["predicted", "truth"], default="predicted")
     a.add_argument("--genre", help="the file's true genre (with --label truth)")
     a.add_argument("--target", help="targeted attack towards this genre")
-    a.add_argument("--transfer", help="a 1D CNN checkpoint to classify the rebuilt audio")
+    a.add_argument("--transfer", help="another checkpoint to classify the clean and adversarial audio")
     a.add_argument("--griffin-lim-iterations", type=int, default=32)
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--out", required=True, help="output WAV (16-bit)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=attack_file)
+    c = sub.add_parser("compare", help="true SNR, level ratio, log-spectral distance and ViSQOL of two files")
+    c.add_argument("reference")
+    c.add_argument("degraded")
+    c.add_argument("--sample-rate", type=int, default=22050, help="both files are resampled to it (default 22050)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=compare)
     return ap
 
 

@@ -39,12 +39,13 @@ STAGES = {
     "attack": ("all_attacks", ["adversarial", "eps_sweep"]),
     "reconstruct": ("all_reconstructed", ["reconstruct"]),
     "transfer": ("all_transfer", ["transfer"]),
+    "study": ("all_study", ["study_clips", "study_perturb", "study_score"]),
     "report": ("report", ["listening", "report"]),
 }
 # Keys that decide WHICH jobs a stage runs rather than what one job computes: the rule
 # files read them at parse time (expand() over folds and attacks), so no job carries them.
 SHAPE_KEYS = {
-    "dataset.folds": ["segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "report"],
+    "dataset.folds": ["segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "study", "report"],
     "attack.methods": ["attack", "reconstruct", "transfer", "report"],
 }
 METRICS = "reports/metrics.json"   # git-versioned (cache: false) so `dvc metrics diff` works
@@ -52,6 +53,9 @@ PLOTS = [
     {"reports/plots/accuracy_vs_eps": {"x": "eps", "y": ["segments", "vote"], "x_label": "eps (dB)",
                                        "y_label": "2D CNN accuracy (fraction)", "title": "Accuracy against eps"}},
     {"reports/plots/training": {"x": "epoch", "y": ["loss", "val_loss"], "title": "Training history"}},
+    {"reports/plots/study": {"x": "true_snr_db", "y": ["cnn2d_stft", "cnn2d_mel", "cnn1d"],
+                             "x_label": "true SNR vs clean rebuild (dB)", "y_label": "target accuracy (fraction)",
+                             "title": "Transfer study: each target's accuracy against true SNR"}},
 ]
 HEADER = """\
 # GENERATED from the Snakemake workflow by `python -m crossrep.dvc_stages` (`make dvc.yaml`);

@@ -130,6 +130,11 @@ class Spectrogram:
             db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - np.float32(self.cfg.top_db))
         return np.ascontiguousarray(db, dtype=np.float32)
 
+    def phase(self, audio) -> torch.Tensor:
+        """The clean STFT phase (batch, bins, frames): the mel path's "oracle phase"."""
+        with torch.no_grad():
+            return torch.angle(self.stft(audio))
+
     def reference(self, representation: str, audio) -> dict:
         """What rebuilding from this scale needs of the clean segments, beside the spectrogram:
         ``phase`` (STFT magnitude), ``imag`` and ``offset`` (real-part STFT), ``peak`` (mel
@@ -170,13 +175,17 @@ class Spectrogram:
             estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
         return estimate
 
-    def griffin_lim(self, magnitude, n_iter: int, length: int, seed: int = 0,
-                    momentum: float = 0.99) -> torch.Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013; librosa's update rule), batched."""
+    def griffin_lim(self, magnitude, n_iter: int, length: int, seed=0, momentum: float = 0.99) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013; librosa's update rule), batched. ``seed``:
+        an int for the batch's random initial phase, or a sequence of one seed per row."""
         mag = torch.as_tensor(magnitude, dtype=torch.float32, device=self.device)
-        gen = torch.Generator(device=self.device).manual_seed(seed)
-        angles = torch.polar(torch.ones_like(mag), 2 * math.pi * torch.rand(mag.shape, generator=gen,
-                                                                            device=self.device))
+        if isinstance(seed, (int, np.integer)):  # one generator for the batch
+            gen = torch.Generator(device=self.device).manual_seed(seed)
+            uniform = torch.rand(mag.shape, generator=gen, device=self.device)
+        else:  # one seed per row: a row's start does not depend on its batch
+            uniform = torch.stack([torch.rand(mag.shape[1:], generator=torch.Generator().manual_seed(s))
+                                   for s in seed]).to(self.device)
+        angles = torch.polar(torch.ones_like(mag), 2 * math.pi * uniform)
         previous = torch.zeros_like(angles)
         for _ in range(n_iter):
             rebuilt = self.stft(self._istft(mag * angles, length))
@@ -190,8 +199,9 @@ class Spectrogram:
         """Waveforms (batch, length) from spectrograms on the configured scale.
 
         ``reference``: ``self.reference(representation, clean_audio)`` of the clean segments.
-        STFT puts back the clean phase (or Im X); mel goes through NNLS and Griffin-Lim,
-        whose random initial phase is drawn from ``seed``.
+        STFT puts back the clean phase (or Im X); mel goes through NNLS and then Griffin-Lim,
+        whose random initial phase is drawn from ``seed``, or, when ``reference`` holds the
+        clean STFT ``phase`` too (the "oracle phase"), straight through the inverse STFT.
         """
         reference = reference or {}
         needs = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
@@ -202,7 +212,10 @@ class Spectrogram:
                              f"clean segments' reference (Spectrogram.reference): {missing!r} missing")
         with torch.no_grad():
             linear = self.linear(representation, db, reference)
-            if representation == "mel":
+            if representation == "mel" and "phase" in reference:
+                audio = self._istft(torch.polar(self.mel_to_magnitude(linear),
+                                                _tensor(reference["phase"], self.device)), length)
+            elif representation == "mel":
                 audio = self.griffin_lim(self.mel_to_magnitude(linear), griffin_lim_iterations, length, seed)
             elif "imag" in reference:
                 audio = self._istft(torch.complex(linear, _tensor(reference["imag"], self.device)), length)
@@ -222,6 +235,27 @@ def _peak(mag: np.ndarray) -> np.ndarray:
 
 def _tensor(value, device) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float32, device=device)
+
+
+def model_input(checkpoint: dict, segments) -> torch.Tensor:
+    """What a checkpoint's model reads for (batch, samples) audio: the samples (1D CNN) or the
+    spectrogram its checkpoint was trained on (2D CNNs, its own spectrogram params)."""
+    segments = np.asarray(segments, dtype=np.float32)
+    if checkpoint["kind"] == "cnn1d":
+        return torch.from_numpy(segments)
+    params = checkpoint["params"]
+    config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])
+    return torch.from_numpy(_transform(config).db(checkpoint["kind"].split("_")[1], segments))
+
+
+_TRANSFORMS: dict = {}
+
+
+def _transform(config: SpectrogramConfig) -> "Spectrogram":
+    """One Spectrogram per configuration per process (its filterbank is built once)."""
+    if config not in _TRANSFORMS:
+        _TRANSFORMS[config] = Spectrogram(config)
+    return _TRANSFORMS[config]
 
 
 def spectral_convergence(reference_magnitude, estimate_magnitude) -> np.ndarray:

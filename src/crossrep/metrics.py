@@ -65,14 +65,40 @@ def snr_db(reference, other, floor: float = 1e-12) -> np.ndarray:
 def level_ratio_db(reference, other, floor: float = 1e-12) -> np.ndarray:
     """The authors' code's "SNR": 20 log10(rms(ref) / |rms(ref) - rms(other)|).
 
-    A ratio of LEVELS, not of signal to perturbation power: it reproduces the paper's
-    numbers but is not an SNR. NaN for a silent reference.
+    A ratio of LEVELS, not of signal to perturbation power: on the authors' published
+    files it gives the numbers they published, but it is not an SNR. NaN for a silent
+    reference.
     """
     rms_ref = np.sqrt(_power(reference))
     rms_other = np.sqrt(_power(other))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 20 * np.log10(rms_ref / np.abs(rms_ref - rms_other))
     return np.where(rms_ref ** 2 <= floor, np.nan, out)
+
+
+def log_spectral_distance_db(reference, other, n_fft: int = 512, hop_length: int = 256,
+                             floor: float = 1e-10) -> np.ndarray:
+    """Log-spectral distance (dB) along the last axis: per STFT frame, the RMS over bins of
+    10 log10(|R|^2 / |O|^2) (powers floored at ``floor``), averaged over frames. 0 for
+    identical signals. Written out here (a few lines over librosa.stft): no field library
+    ships it with these conventions."""
+    import librosa
+
+    def power(x):
+        return np.maximum(np.abs(librosa.stft(np.asarray(x, np.float32), n_fft=n_fft, hop_length=hop_length)) ** 2,
+                          floor)
+    diff = 10 * np.log10(power(reference) / power(other))
+    return np.sqrt((diff ** 2).mean(axis=-2)).mean(axis=-1)
+
+
+def median_iqr(values) -> dict:
+    """Median and inter-quartile range of the finite values (heavy-tailed figures such as SNR)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return dict(median=float("nan"), q1=float("nan"), q3=float("nan"), n=0)
+    q1, median, q3 = np.percentile(finite, [25, 50, 75])
+    return dict(median=float(median), q1=float(q1), q3=float(q3), n=int(len(finite)))
 
 
 def snr_summary(values) -> dict:

@@ -74,8 +74,9 @@ ACC_NOTE = ("Mean ± SD (%) over folds; SD is the sample SD (ddof=1). MV: majori
             "tied class with the larger summed probability); SR: sum rule (sum of softmax).")
 
 
-def build(results: dict, out_dir) -> dict:
-    """Write metrics.json and tables III-VII; ``results`` maps each result name to per-fold files."""
+def build(results: dict, out_dir, study: dict | None = None) -> dict:
+    """Write metrics.json and tables III-VII; ``results`` maps each result name to per-fold files;
+    ``study``: the transfer study's metrics tree (``study.report.build``)."""
     out_dir = Path(out_dir)
     tables = out_dir / "tables"
     m = {"clean": {}, "attack": {}, "transfer": {}, "snr": {}, "training": {}, "data": results["data"]}
@@ -126,6 +127,8 @@ def build(results: dict, out_dir) -> dict:
                 "reproduces the numbers they published for their own files; it is not an SNR. Silent references "
                 "are counted, never averaged. None: the clean rebuild, so only the columns against the original "
                 "audio are finite (the paper's None row is the level ratio against the original).")
+    if study is not None:
+        m["study"] = study
     with atomic_path(out_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(_finite(m), indent=2, sort_keys=True) + "\n")
     return m

@@ -8,6 +8,7 @@ from pathlib import Path
 import crossrep
 from crossrep import dataset, provenance
 from crossrep.params import select
+from crossrep.study import SOURCE_MODEL as STUDY_SOURCE_MODEL
 
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
 REPRESENTATIONS = list(crossrep.REPRESENTATIONS)
@@ -15,6 +16,7 @@ MODELS = list(crossrep.MODELS)
 ATTACKS = config["attack"]["methods"]
 CONDITIONS = ["clean"] + ATTACKS
 DATA_ROOT = config["dataset"]["root"]
+STUDY_SOURCES = list(STUDY_SOURCE_MODEL)
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # the crossrep the jobs run: this workflow's own src/ (see the Snakefile), else the installed one
 PACKAGE_DIR = Path(workflow.basedir) / "src" / "crossrep"
@@ -28,6 +30,7 @@ wildcard_constraints:
     model="|".join(crossrep.MODELS),
     attack="|".join(crossrep.ATTACK_METHODS),
     condition="|".join(("clean",) + crossrep.ATTACK_METHODS),
+    source="|".join(STUDY_SOURCE_MODEL),
 
 
 def dataset_inputs():
@@ -70,6 +73,18 @@ def output_of(rule, name=0, **wildcards):
     outputs = getattr(rules, rule).output
     pattern = outputs[name] if isinstance(name, int) else getattr(outputs, name)
     return expand(pattern, allow_missing=True, **{k: str(v) for k, v in wildcards.items()})[0]
+
+
+def study_perturb_keys(source):
+    """What one study source's perturbations depend on: its own sweep (so another source's
+    sweep reruns nothing here), the attacks' settings, and its representation."""
+    keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", f"study.sources.{source}"]
+    keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
+    keys += [f"attack.{m}" for m in ATTACKS]
+    if source == "cnn1d":
+        return keys
+    keys += spectrogram_keys(source)
+    return keys + (["reconstruction.griffin_lim_iterations"] if source == "mel" else [])
 
 
 def model_input(model, fold):
@@ -135,4 +150,8 @@ def report_results():
         "listening": by_fold("listening", "samples"),
         "spectrograms": {r: by_fold("spectrograms", rep=r) for r in REPRESENTATIONS},
         "manifest": rules.manifest.output[0],
+        "study": {
+            "scores": {s: by_fold("study_score", source=s) for s in STUDY_SOURCES},
+            "quality": {s: by_fold("study_perturb", "quality", source=s) for s in STUDY_SOURCES},
+        },
     }

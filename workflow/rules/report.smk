@@ -59,7 +59,7 @@ rule report:
         runtime=20,
     params:
         results=report_results(),
-        config=config_of("dataset.kind"),
+        config=config_of("dataset.kind", "attack.methods", "study.matched_snr_db"),
         code=code_version("report"),
     message:
         "Writing metrics.json, Tables III-VII, figures and the listening page"

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .. import dataset, listening, reports
+from ..study import report as study_report
 from ..runtime import log
 from ..shards import open_shard
 
@@ -13,7 +14,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
     """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
     per-fold result (``results``: the paths by kind, see report.smk).
 
-    Reads: ``dataset.kind``.
+    Reads: ``dataset.kind``, ``attack.methods``, ``study.matched_snr_db``.
     """
     dataset_kind = params["dataset"]["kind"]
     out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
@@ -25,7 +26,9 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
             data["segments"] += int(h5["audio"].shape[0])
             data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
     results = dict(results, data=data)
-    reports.build(results, out_dir)
+    study = study_report.build(results["study"]["scores"], results["study"]["quality"], out_dir, figures_dir,
+                               plots_dir, params["study"]["matched_snr_db"], params["attack"]["methods"])
+    reports.build(results, out_dir, study)
     with open_shard(next(iter(results["segments"].values())), "audio") as h5:
         classes = json.loads(h5.attrs["genres"])
     figures = [figures_dir / "training_curves.png"]
@@ -38,6 +41,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
                             f"{rep.upper()} {method.upper()} (fold {fold})")
     figures.append(figures_dir / "accuracy_vs_eps.png")
     reports.eps_curve(results["eps_sweep"], figures[-1])
+    figures += [figures_dir / "study_accuracy_vs_snr.png", figures_dir / "study_visqol_vs_snr.png"]
     figures.append(figures_dir / "snr_distributions.png")
     reports.snr_histograms(results["snr"], figures[-1])
     reports.plot_data(results, Path(plots_dir))
@@ -49,6 +53,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
         (3, "Table III: 2D CNN, clean spectrograms"), (4, "Table IV: 1D CNN, original and STFT-rebuilt audio"),
         (5, "Table V: 2D CNN, adversarial spectrograms"), (6, "Table VI: 1D CNN, rebuilt adversarial audio"),
         (7, "Table VII: SNR of rebuilt audio (dB)"))}
+    tables["Transfer study: fooling rate and accuracy at matched true SNR"] = out_dir / "tables" / "study_matched.csv"
     prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
     listening.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
                      f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments")

@@ -1,0 +1,76 @@
+"""Rule ``study_perturb``: one source's attacks and noise control on one fold's studied clips,
+at every eps of its sweep, rebuilt into whole-clip audio; how loud each rebuilt clip is."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import models
+from ..features import Spectrogram, SpectrogramConfig
+from ..runtime import log, progress
+from ..shards import atomic_path, open_shard, read_strings, write_shard
+from ..study import NOISE, PATHS, SOURCE_MODEL
+from ..study.clips import tile, untile
+from ..study.perturb import Source, rebuilt_windows
+from ..study.quality import Visqol, clip_quality
+from ..study.summary import CLEAN
+
+
+def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
+    """For every clip of ``clips``: the clean rebuild of each path of ``source`` (kind ``none``,
+    eps 0) and, per perturbation (``attack.methods`` + ``noise``) and eps, the rebuilt clip;
+    audio to ``audio_out``, per-clip SNRs / LSD / ViSQOL to ``quality_out`` (CSV).
+
+    Reads: ``seed``, ``audio.sample_rate``, ``segment.window``, ``attack`` (methods, label,
+    targeted, clip_to_range, batch_size and each method's step / iterations),
+    ``study.sources.<source>.eps``, ``study.visqol_clips``; 2D sources also ``spectrogram``
+    and, for mel, ``reconstruction.griffin_lim_iterations``.
+    """
+    model, ckpt = models.load_checkpoint(checkpoint, "cpu")
+    attack_params, study = params["attack"], params["study"]
+    window, sample_rate, seed = params["segment"]["window"], params["audio"]["sample_rate"], params["seed"]
+    transform = None
+    if source != "cnn1d":
+        transform = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
+    src = Source(source, model, len(ckpt["classes"]), transform,
+                 params.get("reconstruction", {}).get("griffin_lim_iterations", 32))
+    conditions = [(CLEAN, 0.0)] + [(kind, float(eps)) for kind in [*attack_params["methods"], NOISE]
+                                   for eps in study["sources"][source]["eps"]]
+    visqol = Visqol() if study["visqol_clips"] else None
+    quality = []
+    with open_shard(clips, "audio", "label", "track_id") as h5:
+        originals, labels = h5["audio"][...], h5["label"][...].astype(np.int64)
+        tracks, fold = read_strings(h5["track_id"]), int(h5.attrs["fold"])
+    length = originals.shape[1]
+    per_clip = len(tile(originals[0], window)) if len(originals) else 1
+    clip_batch = max(1, attack_params["batch_size"] // per_clip)
+    with write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
+                     model=SOURCE_MODEL[source]) as shard:
+        for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
+            part = slice(start, min(len(originals), start + clip_batch))
+            windows = np.concatenate([tile(clip, window) for clip in originals[part]])
+            keys = [f"{track}#tile{j}" for track in tracks[part] for j in range(per_clip)]
+            truth = np.repeat(labels[part], per_clip)
+            rms = np.repeat(np.sqrt(np.mean(originals[part].astype(np.float64) ** 2, axis=1)), per_clip)
+            clean = {}
+            for kind, eps in conditions:
+                rebuilt = rebuilt_windows(src, windows, clip_rms=np.maximum(rms, 1e-8), keys=keys, truth=truth,
+                                          kind=kind, eps=eps, attack_params=attack_params, seed=seed)
+                for path in PATHS[source]:
+                    audio = np.stack([untile(w, length) for w in rebuilt[path].reshape(-1, per_clip, window)])
+                    clean.setdefault(path, audio)
+                    shard.append(audio=audio.astype(np.float32), kind=[kind] * len(audio),
+                                 eps=np.full(len(audio), eps), path=[path] * len(audio),
+                                 track_id=list(tracks[part]), label=labels[part].astype(np.int16))
+                    figures = clip_quality(clean[path], audio, originals[part])
+                    for i in range(len(audio)):
+                        row = dict(source=source, fold=fold, path=path, kind=kind, eps=eps, track_id=tracks[part][i],
+                                   label=int(labels[part][i]), **{k: float(v[i]) for k, v in figures.items()})
+                        row["visqol"] = (visqol.mos(clean[path][i], audio[i], sample_rate)
+                                         if visqol and kind != CLEAN and start + i < study["visqol_clips"]
+                                         else float("nan"))
+                        quality.append(row)
+    with atomic_path(quality_out) as tmp:
+        pd.DataFrame(quality).to_csv(tmp, index=False)
+    log.info("study %s fold %d: %d clips x %d conditions x %d paths", source, fold, len(originals), len(conditions),
+             len(PATHS[source]))

@@ -1,0 +1,93 @@
+"""One source's perturbations, rebuilt into audio window by window.
+
+Spectrogram sources (``stft``, ``mel``): the window's spectrogram on the configured scale,
+perturbed by an attack on that source's 2D CNN (eps in dB) or by the noise control, then
+rebuilt: STFT with the clean window's own reference (phase, or Im X); mel through NNLS and
+either the clean STFT phase ("oracle_phase": the attack's own effect) or Griffin-Lim
+seeded per window ("griffin_lim": what an attacker without the phase gets).
+
+Waveform source (``cnn1d``): the window's samples attacked on the 1D CNN in units of the
+clip's RMS (the model sees ``u * rms``), so eps maps onto SNR: FGSM and the noise control
+move every sample by eps * rms, a true SNR of -20 log10(eps) dB.
+
+eps 0 is the clean rebuild of each path, the reference every SNR of that path is taken
+against. Random draws follow ``attacks``' seeding rule (per window identity).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
+from . import NOISE
+
+
+class ScaledInput(nn.Module):
+    """``model(u * scale)``: lets an L-inf attack on ``u`` be a budget relative to the clip's RMS."""
+
+    def __init__(self, model: nn.Module, scale: torch.Tensor):
+        super().__init__()
+        self.model, self.scale = model, scale
+
+    def forward(self, u):
+        return self.model(u * self.scale)
+
+
+@dataclass
+class Source:
+    """``name``: stft | mel | cnn1d; ``model``: its model (None for the noise control alone);
+    ``transform``: the spectrogram (2D sources)."""
+    name: str
+    model: nn.Module | None
+    n_classes: int
+    transform: object = None
+    griffin_lim_iterations: int = 32
+
+
+def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth, attack_params: dict, seed: int,
+              n_classes: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``clean`` moved by ``kind`` (an attack method or ``noise``) with budget ``eps``;
+    ``labels``: explicit attack labels (e.g. a chosen target) instead of ``attack.label``."""
+    if eps == 0:
+        return clean
+    if kind == NOISE:
+        return random_sign(clean, eps, row_seeds(seed, keys))
+    cfg = AttackConfig.from_params(kind, attack_params, eps=eps)
+    adv, _, _ = attack_batch(model, clean, cfg, keys=keys, seed=seed, n_classes=n_classes,
+                             label_source=attack_params["label"], truth=truth, labels=labels)
+    return adv
+
+
+def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray, keys, truth: np.ndarray | None,
+                    kind: str, eps: float, attack_params: dict, seed: int,
+                    labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """{path: (n_windows, window) audio} for one batch of windows of one or more clips.
+
+    ``clip_rms``: per window, the RMS of the clip it belongs to (waveform budgets);
+    ``keys``: per window identity ("track#tileJ"); ``truth``: per window genre label;
+    ``labels``: explicit attack labels (targets), overriding ``attack.label``.
+    """
+    def tensor(x):
+        return None if x is None else torch.as_tensor(x, dtype=torch.int64)
+    common = dict(keys=keys, truth=tensor(truth), attack_params=attack_params, seed=seed, n_classes=source.n_classes,
+                  labels=tensor(labels))
+    length = windows.shape[1]
+    if source.name == "cnn1d":
+        scale = torch.as_tensor(clip_rms, dtype=torch.float32)[:, None]
+        u = torch.as_tensor(windows, dtype=torch.float32) / scale
+        model = ScaledInput(source.model, scale) if source.model is not None else None
+        return {"waveform": (perturbed(model, u, kind, eps, **common) * scale).numpy()}
+    transform, rep = source.transform, source.name
+    clean = torch.from_numpy(transform.db(rep, windows))
+    adv = perturbed(source.model, clean, kind, eps, **common).numpy()
+    reference = transform.reference(rep, windows)
+    if rep == "stft":
+        return {"clean_phase": transform.invert("stft", adv, length, reference=reference)}
+    oracle = {**reference, "phase": transform.phase(windows)}
+    return {"oracle_phase": transform.invert("mel", adv, length, reference=oracle),
+            "griffin_lim": transform.invert("mel", adv, length, reference=reference,
+                                            griffin_lim_iterations=source.griffin_lim_iterations,
+                                            seed=row_seeds(seed, keys))}

@@ -1,0 +1,86 @@
+# The transfer study: whole test clips, each source's attacks and noise control over its
+# eps sweep, rebuilt into audio (study_perturb), scored by every target model (study_score).
+
+
+rule study_clips:
+    input:
+        dataset_inputs(),
+        manifest=rules.manifest.output[0],
+    output:
+        "data/study/clips/fold{fold}.h5",
+    log:
+        "logs/study/clips/fold{fold}.log",
+    benchmark:
+        "benchmarks/study/clips/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=config_of("audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre"),
+        code=code_version("study_clips"),
+    message:
+        "Choosing the studied whole clips of fold {wildcards.fold}"
+    script:
+        "../scripts/study_clips.py"
+
+
+rule study_perturb:
+    input:
+        clips=rules.study_clips.output[0],
+        checkpoint=lambda wc: output_of("train", "checkpoint", model=STUDY_SOURCE_MODEL[wc.source], fold=wc.fold),
+    output:
+        audio="data/study/audio/{source}/fold{fold}.h5",
+        quality="data/study/quality/{source}/fold{fold}.csv",
+    log:
+        "logs/study/perturb/{source}/fold{fold}.log",
+    benchmark:
+        "benchmarks/study/perturb/{source}/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        config=lambda wc: config_of(*study_perturb_keys(wc.source)),
+        code=code_version("study_perturb"),
+    message:
+        "Study: {wildcards.source} attacks and noise over the eps sweep, rebuilt clips of fold {wildcards.fold}"
+    script:
+        "../scripts/study_perturb.py"
+
+
+rule study_score:
+    input:
+        clips=rules.study_clips.output[0],
+        rebuilt=rules.study_perturb.output.audio,
+        checkpoints=expand(output_of("train", "checkpoint"), model=MODELS, allow_missing=True),
+    output:
+        "data/study/scores/{source}/fold{fold}.h5",
+    log:
+        "logs/study/score/{source}/fold{fold}.log",
+    benchmark:
+        "benchmarks/study/score/{source}/fold{fold}.tsv"
+    conda:
+        "../../envs/crossrep.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        targets=MODELS,
+        config=config_of("segment"),
+        code=code_version("study_score"),
+    message:
+        "Study: every model on the rebuilt {wildcards.source} clips of fold {wildcards.fold}"
+    script:
+        "../scripts/study_score.py"
+
+
+rule all_study:
+    input:
+        expand(rules.study_score.output[0], source=STUDY_SOURCES, fold=FOLDS),
+        expand(rules.study_perturb.output.quality, source=STUDY_SOURCES, fold=FOLDS),

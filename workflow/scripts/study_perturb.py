@@ -1,0 +1,7 @@
+from crossrep import runtime
+from crossrep.steps import study_perturb
+
+runtime.snakemake_setup(snakemake)
+study_perturb.run(clips=snakemake.input.clips, checkpoint=snakemake.input.checkpoint,
+                  audio_out=snakemake.output.audio, quality_out=snakemake.output.quality,
+                  source=snakemake.wildcards.source, params=snakemake.params.config)
