@@ -149,7 +149,7 @@ def report_results():
         "segments": by_fold("segments"),
         "listening": by_fold("listening", "samples"),
         "spectrograms": {r: by_fold("spectrograms", rep=r) for r in REPRESENTATIONS},
-        "manifest": rules.manifest.output[0],
+        "manifest": str(rules.manifest.output[0]),
         "study": {
             "scores": {s: by_fold("study_score", source=s) for s in STUDY_SOURCES},
             "quality": {s: by_fold("study_perturb", "quality", source=s) for s in STUDY_SOURCES},

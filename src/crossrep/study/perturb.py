@@ -4,7 +4,9 @@ Spectrogram sources (``stft``, ``mel``): the window's spectrogram on the configu
 perturbed by an attack on that source's 2D CNN (eps in dB) or by the noise control, then
 rebuilt: STFT with the clean window's own reference (phase, or Im X); mel through NNLS and
 either the clean STFT phase ("oracle_phase": the attack's own effect) or Griffin-Lim
-seeded per window ("griffin_lim": what an attacker without the phase gets).
+seeded per window ("griffin_lim": what an attacker without the phase gets). The same
+rebuild as ``Spectrogram.invert`` (which the pipeline's reconstruct rule uses), written
+out here so the NNLS, the costliest part, runs once for both mel paths.
 
 Waveform source (``cnn1d``): the window's samples attacked on the 1D CNN in units of the
 clip's RMS (the model sees ``u * rms``), so eps maps onto SNR: FGSM and the noise control
@@ -86,8 +88,9 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
     reference = transform.reference(rep, windows)
     if rep == "stft":
         return {"clean_phase": transform.invert("stft", adv, length, reference=reference)}
-    oracle = {**reference, "phase": transform.phase(windows)}
-    return {"oracle_phase": transform.invert("mel", adv, length, reference=oracle),
-            "griffin_lim": transform.invert("mel", adv, length, reference=reference,
-                                            griffin_lim_iterations=source.griffin_lim_iterations,
-                                            seed=row_seeds(seed, keys))}
+    # one NNLS for both paths: the mel magnitude is the same, only the phase differs
+    magnitude = transform.mel_to_magnitude(transform.linear("mel", adv, reference))
+    with torch.no_grad():
+        oracle = transform.istft(torch.polar(magnitude, transform.phase(windows)), length)
+        griffin_lim = transform.griffin_lim(magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
+    return {"oracle_phase": oracle.numpy(), "griffin_lim": griffin_lim.numpy()}
