@@ -36,10 +36,11 @@ class AttackConfig:
     def from_params(cls, method: str, attack: dict, eps: float | None = None) -> "AttackConfig":
         if method not in METHODS:
             raise ValueError(f"attack method {method!r} unknown; choose one of {METHODS}")
+        if method == "fgsm":  # one step of eps: with eps given, attack.fgsm is not read
+            eps = attack["fgsm"]["eps"] if eps is None else eps
+            return cls(method, eps, eps, 1, attack["targeted"], attack["clip_to_range"])
         p = attack[method]
         eps = p["eps"] if eps is None else eps
-        if method == "fgsm":
-            return cls(method, eps, eps, 1, attack["targeted"], attack["clip_to_range"])
         # the step scales with eps in a sweep so the iterations can still reach the ball's edge
         step = p["step"] * (eps / p["eps"]) if p["eps"] else p["step"]
         return cls(method, eps, step, p["iterations"], attack["targeted"], attack["clip_to_range"])

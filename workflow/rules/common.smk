@@ -80,7 +80,8 @@ def study_perturb_keys(source):
     sweep reruns nothing here), the attacks' settings, and its representation."""
     keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", f"study.sources.{source}"]
     keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
-    keys += [f"attack.{m}" for m in ATTACKS]
+    # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
+    keys += [f"attack.{m}" for m in ATTACKS if m != "fgsm"]
     if source == "cnn1d":
         return keys
     keys += spectrogram_keys(source)
