@@ -102,12 +102,15 @@ the clean phase; mel by Griffin-Lim), and the 1D CNN's predictions on them. Data
 <h2>Tables</h2>{tables}
 <h2>Figures</h2>{figures}
 <h2>Audio samples</h2>{samples}
+{extra}
 </body></html>
 """
 
 
-def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio_prefix: dict, dataset: str):
-    """``tables``: {title: csv}; ``figures``: png paths; ``audio_prefix``: {fold: relative folder}."""
+def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio_prefix: dict, dataset: str,
+                extra: str = ""):
+    """``tables``: {title: csv}; ``figures``: png paths; ``audio_prefix``: {fold: relative folder};
+    ``extra``: a further HTML section (the transfer study's), already escaped."""
     out_html = Path(out_html)
     base = out_html.parent
     tables_html = "".join(_table_html(Path(p), t) for t, p in tables.items())
@@ -132,4 +135,4 @@ def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio
                 "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     with atomic_path(out_html) as tmp:
         tmp.write_text(PAGE.format(dataset=html.escape(dataset), tables=tables_html, figures=figures_html,
-                                   samples="".join(samples)), encoding="utf-8")
+                                   samples="".join(samples), extra=extra), encoding="utf-8")

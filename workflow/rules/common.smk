@@ -154,5 +154,6 @@ def report_results():
         "study": {
             "scores": {s: by_fold("study_score", source=s) for s in STUDY_SOURCES},
             "quality": {s: by_fold("study_perturb", "quality", source=s) for s in STUDY_SOURCES},
+            "audio": {s: by_fold("study_perturb", "audio", source=s) for s in STUDY_SOURCES},
         },
     }

@@ -49,6 +49,7 @@ rule report:
             directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"
         ),
         plots=directory("reports/plots"),
+        study_audio=directory("reports/study_audio"),
     log:
         "logs/report.log",
     conda:
@@ -59,7 +60,7 @@ rule report:
         runtime=20,
     params:
         results=report_results(),
-        config=config_of("dataset.kind", "attack.methods", "study.matched_snr_db"),
+        config=config_of("dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips"),
         code=code_version("report"),
     message:
         "Writing metrics.json, Tables III-VII, figures and the listening page"

@@ -14,7 +14,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
     """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
     per-fold result (``results``: the paths by kind, see report.smk).
 
-    Reads: ``dataset.kind``, ``attack.methods``, ``study.matched_snr_db``.
+    Reads: ``dataset.kind``, ``attack.methods``, ``study.matched_snr_db``, ``study.listening_clips``.
     """
     dataset_kind = params["dataset"]["kind"]
     out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
@@ -26,11 +26,11 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
             data["segments"] += int(h5["audio"].shape[0])
             data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
     results = dict(results, data=data)
-    study = study_report.build(results["study"]["scores"], results["study"]["quality"], out_dir, figures_dir,
-                               plots_dir, params["study"]["matched_snr_db"], params["attack"]["methods"])
-    reports.build(results, out_dir, study)
     with open_shard(next(iter(results["segments"].values())), "audio") as h5:
-        classes = json.loads(h5.attrs["genres"])
+        classes, sample_rate = json.loads(h5.attrs["genres"]), int(h5.attrs["sample_rate"])
+    study, study_html = study_report.build(results["study"], out_dir, figures_dir, plots_dir, params, classes,
+                                           sample_rate)
+    reports.build(results, out_dir, study)
     figures = [figures_dir / "training_curves.png"]
     reports.training_curves(results["history"], figures[0])
     for rep, by_attack in results["adversarial"].items():
@@ -56,5 +56,5 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
     tables["Transfer study: fooling rate and accuracy at matched true SNR"] = out_dir / "tables" / "study_matched.csv"
     prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
     listening.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
-                     f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments")
+                          f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments", study_html)
     log.info("report written: %s, %s", metrics_path, page_path)

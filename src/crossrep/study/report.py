@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..audio import write_wav
+from ..listening import safe_name
 from ..reports import _save, _write_csv, plt, write_table
+from ..shards import open_shard, read_strings
 from . import NOISE
-from .summary import quality_figures, read_scores, segment_figures
+from .summary import CLEAN, quality_figures, read_scores, segment_figures
 
 TARGET_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
 SOURCE_NAME = {("stft", "clean_phase"): "STFT 2D CNN", ("mel", "oracle_phase"): "mel 2D CNN (oracle phase)",
@@ -169,10 +172,62 @@ def metrics_tree(table: pd.DataFrame, matched_rows: pd.DataFrame) -> dict:
     return tree
 
 
-def build(scores: dict, quality: dict, out_dir, figures_dir, plots_dir, snr_targets, attacks) -> dict:
-    """Every study output; returns the tree for metrics.json."""
+def listening(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_clips: int, sample_rate: int,
+              classes) -> str:
+    """16-bit WAVs of the first ``n_clips`` studied clips of the first fold at every budget of
+    every source and path, and the HTML section listing them with each target's sum-rule
+    genre, the true SNR and ViSQOL. Returns the section."""
+    out_dir = Path(out_dir)
+    rows_html = []
+    for source, by_fold in audio.items():
+        fold = min(by_fold)
+        segments, probs = read_scores(scores[source][fold])
+        with open_shard(by_fold[fold], "audio", "kind", "eps", "path", "track_id") as h5:
+            tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
+            eps = h5["eps"][...]
+            chosen = list(dict.fromkeys(tracks))[:n_clips]
+            for row in np.flatnonzero(np.isin(tracks, chosen)):
+                key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row])
+                stem = f"{safe_name(key['track_id'])}_{key['path']}_{key['kind']}_eps{key['eps']:g}"
+                name = f"{safe_name(source)}/{stem}.wav"
+                write_wav(out_dir / name, h5["audio"][row], sample_rate)
+                on_clip = np.flatnonzero((segments[list(key)] == pd.Series(key)).all(axis=1).to_numpy())
+                genres = {t: classes[int(p[on_clip].sum(0).argmax())] for t, p in probs.items()}
+                quality = clips[(clips["source"] == source) & (clips["fold"] == fold)
+                                & (clips[list(key)] == pd.Series(key)).all(axis=1)]
+                q = quality.iloc[0] if len(quality) else {}
+                cells = [SOURCE_NAME[source, key["path"]], key["track_id"], "clean rebuild" if key["kind"] == CLEAN
+                         else key["kind"], f"{key['eps']:g}", *(genres[t] for t in TARGET_NAME),
+                         _fmt(q.get("true_snr_db")), _fmt(q.get("visqol"))]
+                rows_html.append("<tr>" + "".join(f"<td>{c}</td>" for c in map(_escape, cells))
+                                 + f'<td><audio controls preload="none" src="{_escape(out_dir.name + "/" + name)}">'
+                                 "</audio></td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", "STFT 2D CNN",
+                                             "mel 2D CNN", "1D CNN", "true SNR (dB)", "ViSQOL", "audio"))
+    return ("<h2>Transfer study: the budgets, heard</h2><p class=\"note\">Whole clips of the first fold at every "
+            "budget of every source (eps in dB for the 2D CNNs, x the clip's RMS for the 1D CNN); each model's "
+            "sum-rule genre on the re-segmented clip; true SNR against the same path's clean rebuild; "
+            f"ViSQOL v3 (audio mode, ceiling 4.73) where computed.</p><table><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows_html) + "</tbody></table>")
+
+
+def _fmt(value) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
+def _escape(value) -> str:
+    import html
+
+    return html.escape(str(value))
+
+
+def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes, sample_rate: int) -> tuple[dict, str]:
+    """Every study output from ``results`` ({"scores"|"quality"|"audio": {source: {fold: path}}});
+    returns (the tree for metrics.json, the listening page's study section).
+    ``params``: ``study.matched_snr_db``, ``study.listening_clips``, ``attack.methods``."""
     out_dir, figures_dir = Path(out_dir), Path(figures_dir)
-    figures, clips = per_fold(scores, quality)
+    snr_targets, attacks = params["study"]["matched_snr_db"], params["attack"]["methods"]
+    figures, clips = per_fold(results["scores"], results["quality"])
     table = over_folds(figures, clips)
     matched_rows = matched(figures, snr_targets)
     tables = out_dir / "tables"
@@ -182,4 +237,6 @@ def build(scores: dict, quality: dict, out_dir, figures_dir, plots_dir, snr_targ
     figure_accuracy(table, figures_dir / "study_accuracy_vs_snr.png", attacks)
     figure_visqol(clips, figures_dir / "study_visqol_vs_snr.png")
     plot_series(table, Path(plots_dir))
-    return metrics_tree(table, matched_rows)
+    section = listening(results["audio"], results["scores"], clips, out_dir / "study_audio",
+                        params["study"]["listening_clips"], sample_rate, classes)
+    return metrics_tree(table, matched_rows), section
