@@ -128,3 +128,31 @@ def test_spectrogram_change_reruns_only_that_representation(run, tmp_path):
     jobs = re.findall(r"^Job \d+: (.+)$", out, re.M)                    # the rules' messages
     assert len(jobs) == 55 and "Training cnn2d_mel for test fold 1" in jobs
     assert not [job for job in jobs if ("stft" in job or "cnn1d" in job) and "every model" not in job]
+
+
+def test_transfer_study_outputs(run):
+    """The study on the tiny run: every source x target x perturbation x eps, the matched-SNR
+    table with its noise control, the figures, metrics and plot series, the page's section."""
+    table = pd.read_csv(run / "reports/tables/study_transfer.csv")
+    pairs = set(zip(table["source"] + "/" + table["path"], table["target"], strict=True))
+    assert len(pairs) == 4 * 3                                 # 4 source paths x 3 targets
+    assert set(table["kind"]) == {"fgsm", "bim", "noise"} and set(table["eps"]) == {0.0, 1.0, 10.0, 0.1}
+    zero = table[table["eps"] == 0]
+    assert (zero["fooling_rate_mean"].fillna(0) == 0).all()    # a zero budget fools nobody
+    stft = table[(table["source"] == "stft") & (table["eps"] > 0)]
+    assert (stft["true_snr_db_median"] < 60).all() and stft["true_snr_db_median"].notna().all()
+    matched = (run / "reports/tables/study_matched.md").read_text()
+    assert "20 dB: fooled % attack / noise" in matched and "1D CNN (waveform)" in matched
+    metrics = json.loads((run / "reports/metrics.json").read_text())["study"]
+    assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "matched_snr"} <= set(metrics)
+    assert set(metrics["cnn1d/waveform"]["noise"]["eps_0.1"]) == {"true_snr_db", "cnn2d_stft", "cnn2d_mel", "cnn1d"}
+    # noise on every sample at 0.1 x RMS: 20 dB by construction (the clip's own RMS)
+    assert metrics["cnn1d/waveform"]["noise"]["eps_0.1"]["true_snr_db"] == pytest.approx(20.0, abs=0.05)
+    quality = pd.concat(pd.read_csv(p) for p in (run / "data/study/quality").rglob("*.csv"))
+    visqol = quality["visqol"].dropna()
+    assert len(visqol) and ((visqol >= 1) & (visqol <= 4.74)).all()
+    for name in ("study_accuracy_vs_snr", "study_visqol_vs_snr"):
+        assert (run / f"reports/figures/{name}.png").stat().st_size > 5000
+    assert len(list((run / "reports/plots/study").glob("*.csv"))) == 12
+    page = (run / "reports/index.html").read_text()
+    assert "Transfer study: the budgets, heard" in page and page.count('src="study_audio/') >= 7
