@@ -44,6 +44,12 @@ rule report:
             )
             for n in TABLES
         ],
+        study_table=report(
+            "reports/tables/study_matched.csv",
+            caption="../report/study.rst",
+            category="Tables",
+            labels={"table": "Transfer study at matched true SNR"},
+        ),
         page="reports/index.html",
         figures=report(
             directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"
