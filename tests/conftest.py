@@ -31,7 +31,7 @@ def tiny(params: dict) -> dict:
     p["model"]["cnn1d"].update(gammatone_filters=4, widths=[4, 4, 4, 4], dense=8)
     p["train"].update(epochs=2, patience=2, threads=1)
     p["attack"]["eps_sweep"] = [0.3, 3.0]
-    p["reconstruction"].update(griffin_lim_iterations=4)
+    p["reconstruction"].update(griffin_lim_iterations=4, nnls_iterations=20)
     p["study"].update(sources={"stft": {"eps": [1.0, 10.0]}, "mel": {"eps": [1.0, 10.0]},
                                "cnn1d": {"eps": [0.1, 1.0]}}, matched_snr_db=[20, 10], visqol_clips=0)
     return p
@@ -62,7 +62,7 @@ def pipeline_run(tmp_path_factory, default_params) -> Path:
     return wf
 
 
-def sh(cwd, *args, check=True, timeout=900) -> str:
+def sh(cwd, *args, check=True, timeout=1800) -> str:
     """Run a command with the venv first on PATH; its stdout + stderr."""
     env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -100,7 +100,7 @@ def write_workflow(directory: Path, params: dict) -> Path:
     return directory
 
 
-def snakemake(directory: Path, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
+def snakemake(directory: Path, *args, check=True, timeout=1800) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
     proc = subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=directory, env=env,
                           capture_output=True, text=True, timeout=timeout)

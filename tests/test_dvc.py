@@ -104,7 +104,7 @@ def test_readme_dvc_commands_work_as_typed_and_the_experiment_shows(repo, tmp_pa
     script = "set -euo pipefail\n" + block.replace("source .venv/bin/activate", f"source {BIN}/activate")
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
     env = dict(os.environ, PATH=path, DVC_NO_ANALYTICS="1")
-    proc = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Stage 'train' didn't change, skipping" in proc.stdout + proc.stderr   # the experiment: no training
 

@@ -58,7 +58,7 @@ def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
     profile = tiny_cluster_profile(tmp_path / "profile")
 
     planned = snakemake(wf, "--profile", str(profile), "--dry-run")
-    run = snakemake(wf, "--profile", str(profile), timeout=1200)
+    run = snakemake(wf, "--profile", str(profile), timeout=1800)
     assert "submitted with SLURM jobid" in run.stdout + run.stderr
     metrics = yaml.safe_load((wf / "reports/metrics.json").read_text())
     assert set(metrics["attack"]) == {"stft", "mel"}

@@ -37,7 +37,7 @@ import torch
 
 from . import REPRESENTATIONS
 
-NNLS_ITERATIONS = 100  # mel -> linear magnitude; enough to converge on 64 -> 257 bins
+NNLS_ITERATIONS = 100  # mel -> linear magnitude (reconstruction.nnls_iterations); converges on 64 -> 257 bins
 SCALES = {"stft": ("magnitude_db", "real_offset_db"), "mel": ("magnitude_db", "magnitude_db10_ref_max")}
 
 
@@ -166,7 +166,7 @@ class Spectrogram:
         return torch.istft(spec, self.cfg.n_fft, self.cfg.hop_length, window=self.window,
                            center=True, length=length)
 
-    def mel_to_magnitude(self, mel_magnitude) -> torch.Tensor:
+    def mel_to_magnitude(self, mel_magnitude, iterations: int = NNLS_ITERATIONS) -> torch.Tensor:
         """Non-negative least squares M = B S for S >= 0 (batched multiplicative updates).
 
         The batch's frames are laid side by side as one (bins, batch x frames) matrix: two
@@ -180,7 +180,7 @@ class Spectrogram:
             self._mel_pinv = torch.linalg.pinv(basis)
         target = basis.T @ mel
         estimate = torch.clamp(self._mel_pinv @ mel, min=self.cfg.amin)
-        for _ in range(NNLS_ITERATIONS):
+        for _ in range(iterations):
             # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
             estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
         return estimate.reshape(-1, batch, frames).permute(1, 0, 2)
@@ -205,7 +205,7 @@ class Spectrogram:
         return self.istft(mag * angles, length)
 
     def invert(self, representation: str, db, length: int, reference: dict | None = None,
-               griffin_lim_iterations: int = 32, seed: int = 0) -> np.ndarray:
+               griffin_lim_iterations: int = 32, seed: int = 0, nnls_iterations: int = NNLS_ITERATIONS) -> np.ndarray:
         """Waveforms (batch, length) from spectrograms on the configured scale.
 
         ``reference``: ``self.reference(representation, clean_audio)`` of the clean segments.
@@ -223,10 +223,11 @@ class Spectrogram:
         with torch.no_grad():
             linear = self.linear(representation, db, reference)
             if representation == "mel" and "phase" in reference:
-                audio = self.istft(torch.polar(self.mel_to_magnitude(linear),
+                audio = self.istft(torch.polar(self.mel_to_magnitude(linear, nnls_iterations),
                                                 _tensor(reference["phase"], self.device)), length)
             elif representation == "mel":
-                audio = self.griffin_lim(self.mel_to_magnitude(linear), griffin_lim_iterations, length, seed)
+                audio = self.griffin_lim(self.mel_to_magnitude(linear, nnls_iterations), griffin_lim_iterations,
+                                         length, seed)
             elif "imag" in reference:
                 audio = self.istft(torch.complex(linear, _tensor(reference["imag"], self.device)), length)
             else:

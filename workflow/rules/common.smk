@@ -85,7 +85,9 @@ def study_perturb_keys(source):
     if source == "cnn1d":
         return keys
     keys += spectrogram_keys(source)
-    return keys + (["reconstruction.griffin_lim_iterations"] if source == "mel" else [])
+    return keys + (
+        ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations"] if source == "mel" else []
+    )
 
 
 def model_input(model, fold):

@@ -23,6 +23,7 @@ rule reconstruct:
             "seed",
             *spectrogram_keys(wc.rep),
             "reconstruction.griffin_lim_iterations",
+            "reconstruction.nnls_iterations",
             "reconstruction.batch_size",
         ),
         code=code_version("reconstruct"),

@@ -17,7 +17,7 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
     magnitude, then Griffin-Lim seeded per batch (``seed`` + batch index).
 
     Reads: ``seed``, ``audio.sample_rate``, ``spectrogram``, ``reconstruction.batch_size``,
-    ``reconstruction.griffin_lim_iterations``.
+    ``reconstruction.griffin_lim_iterations``, ``reconstruction.nnls_iterations``.
     """
     config = SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"])
     iterations = params["reconstruction"]["griffin_lim_iterations"]
@@ -32,7 +32,8 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
             for i, part in enumerate(progress(parts, f"rebuild {representation}")):
                 reference = transform.reference(representation, seg["audio"][part])
                 audio_rebuilt = transform.invert(representation, spec["spec"][part], window, reference=reference,
-                                                 griffin_lim_iterations=iterations, seed=params["seed"] + i)
+                                                 griffin_lim_iterations=iterations, seed=params["seed"] + i,
+                                                 nnls_iterations=params["reconstruction"]["nnls_iterations"])
                 shard.append(audio=audio_rebuilt.astype(np.float32), label=seg["label"][part],
                              track_id=list(read_strings(seg["track_id"], part)), segment=seg["segment"][part])
     log.info("rebuilt %d %s segments from %s", n, representation, source)

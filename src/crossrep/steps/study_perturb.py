@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import models
-from ..features import Spectrogram, SpectrogramConfig
+from ..features import NNLS_ITERATIONS, Spectrogram, SpectrogramConfig
 from ..runtime import log, progress
 from ..shards import atomic_path, open_shard, read_strings, write_shard
 from ..study import NOISE, PATHS, SOURCE_MODEL
@@ -24,7 +24,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     Reads: ``seed``, ``audio.sample_rate``, ``segment.window``, ``attack`` (methods, label,
     targeted, clip_to_range, batch_size and each method's step / iterations),
     ``study.sources.<source>.eps``, ``study.visqol_clips``; 2D sources also ``spectrogram``
-    and, for mel, ``reconstruction.griffin_lim_iterations``.
+    and, for mel, ``reconstruction.griffin_lim_iterations`` and ``reconstruction.nnls_iterations``.
     """
     model, ckpt = models.load_checkpoint(checkpoint, "cpu")
     attack_params, study = params["attack"], params["study"]
@@ -32,8 +32,9 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     transform = None
     if source != "cnn1d":
         transform = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
-    src = Source(source, model, len(ckpt["classes"]), transform,
-                 params.get("reconstruction", {}).get("griffin_lim_iterations", 32))
+    rebuild = params.get("reconstruction", {})  # mel only
+    src = Source(source, model, len(ckpt["classes"]), transform, rebuild.get("griffin_lim_iterations", 32),
+                 rebuild.get("nnls_iterations", NNLS_ITERATIONS))
     conditions = [(CLEAN, 0.0)] + [(kind, float(eps)) for kind in [*attack_params["methods"], NOISE]
                                    for eps in study["sources"][source]["eps"]]
     visqol = Visqol() if study["visqol_clips"] else None

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
+from ..features import NNLS_ITERATIONS
 from . import NOISE
 
 
@@ -47,6 +48,7 @@ class Source:
     n_classes: int
     transform: object = None
     griffin_lim_iterations: int = 32
+    nnls_iterations: int = NNLS_ITERATIONS
 
 
 def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth, attack_params: dict, seed: int,
@@ -89,7 +91,7 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
     if rep == "stft":
         return {"clean_phase": transform.invert("stft", adv, length, reference=reference)}
     # one NNLS for both paths: the mel magnitude is the same, only the phase differs
-    magnitude = transform.mel_to_magnitude(transform.linear("mel", adv, reference))
+    magnitude = transform.mel_to_magnitude(transform.linear("mel", adv, reference), source.nnls_iterations)
     with torch.no_grad():
         oracle = transform.istft(torch.polar(magnitude, transform.phase(windows)), length)
         griffin_lim = transform.griffin_lim(magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
