@@ -18,7 +18,7 @@ import yaml
 
 from conftest import BIN, REPO, sh
 
-STAGES = ["data", "segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "report"]
+STAGES = ["data", "segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "study", "report"]
 
 
 def digests(folder):
