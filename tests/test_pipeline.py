@@ -105,10 +105,11 @@ def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
     results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
     assert {f"reports/tables/table{n}.csv" for n in (3, 4, 5, 6, 7)} <= set(results)
     assert {"reports/metrics.json", "reports/figures/fig4_stft_bim.png", "reports/figures/training_curves.png",
-            "reports/figures/accuracy_vs_eps.png", "reports/figures/confusion/cnn1d_fold1.png"} <= set(results)
+            "reports/figures/accuracy_vs_eps.png", "reports/figures/confusion/cnn1d_fold1.png",
+            "reports/tables/study_matched.csv", "reports/figures/study_accuracy_vs_snr.png"} <= set(results)
     runtimes = json.loads(re.search(r"var runtimes_spec = (\{.*?\});\n", text, re.S).group(1))["data"]["values"]
     jobs = Counter(job["rule"] for job in runtimes)
-    assert jobs["train"] == 9 and jobs["adversarial"] == 12 and jobs["report"] == 1
+    assert jobs["train"] == 9 and jobs["adversarial"] == 12 and jobs["study_perturb"] == 9 and jobs["report"] == 1
     assert all(job["runtime"] > 0 for job in runtimes)
 
 
