@@ -85,14 +85,15 @@ def attack_file(args) -> dict:
     a 2D CNN (eps in dB of its spectrogram, audio rebuilt with the clean phase, or for mel by
     Griffin-Lim) or on the 1D CNN (eps x the file's RMS per sample); write the adversarial
     audio. The same code path as the transfer study's (``study.perturb``)."""
-    from .study.clips import tile, untile
-    from .study.perturb import Source, rebuilt_windows
+    from .study import CLEAN
+    from .study.clips import tile
+    from .study.perturb import Source, rebuilt_clips
 
     model, ckpt = _load_model(args.checkpoint)
     classes, sr, window = ckpt["classes"], ckpt["params"]["sample_rate"], ckpt["params"]["segment"]["window"]
     source_name = "cnn1d" if ckpt["kind"] == "cnn1d" else ckpt["kind"].split("_")[1]
     _, signal, _ = _segments(args.file, ckpt)
-    windows = tile(signal, window)
+    n_windows = len(tile(signal, window))
     transform = None
     if source_name != "cnn1d":
         transform = Spectrogram(SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], sr))
@@ -103,18 +104,17 @@ def attack_file(args) -> dict:
     if args.target is not None:
         if args.target not in classes:
             raise CLIError(f"--target {args.target!r} is not one of the model's classes: {', '.join(classes)}")
-        labels = np.full(len(windows), classes.index(args.target))
+        labels = np.array([classes.index(args.target)])
     elif args.label == "truth":
         if args.genre not in classes:
             raise CLIError(f"--label truth needs --genre, one of: {', '.join(classes)}")
-        truth = np.full(len(windows), classes.index(args.genre))
+        truth = np.array([classes.index(args.genre)])
     source = Source(source_name, model, len(classes), transform, args.griffin_lim_iterations)
-    common = dict(clip_rms=np.full(len(windows), max(float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))), 1e-8)),
-                  keys=[f"{Path(args.file).name}#tile{i}" for i in range(len(windows))], truth=truth,
-                  attack_params=attack_params, seed=args.seed, labels=labels)
+    common = dict(track_ids=[Path(args.file).name], window=window, attack_params=attack_params, seed=args.seed,
+                  truth=truth, labels=labels)
     path = {"stft": "clean_phase", "mel": "griffin_lim", "cnn1d": "waveform"}[source_name]
-    reference = untile(rebuilt_windows(source, windows, kind="none", eps=0.0, **common)[path], len(signal))
-    adversarial = untile(rebuilt_windows(source, windows, kind=args.attack, eps=args.eps, **common)[path], len(signal))
+    reference = rebuilt_clips(source, signal[None], kind=CLEAN, eps=0.0, **common)[path][0]
+    adversarial = rebuilt_clips(source, signal[None], kind=args.attack, eps=args.eps, **common)[path][0]
     audio.write_wav(args.out, adversarial, sr)
     before = _probs(model, model_input(ckpt, tile(reference, window)))
     after = _probs(model, model_input(ckpt, tile(adversarial, window)))
@@ -132,7 +132,7 @@ def attack_file(args) -> dict:
     if args.json:
         print(json.dumps(result, indent=2))
         return result
-    print(f"{args.file}: {args.attack.upper()} eps={args.eps:g} {unit} on {ckpt['kind']}, {len(windows)} "
+    print(f"{args.file}: {args.attack.upper()} eps={args.eps:g} {unit} on {ckpt['kind']}, {n_windows} "
           f"window(s) -> {args.out}")
     print(f"{ckpt['kind']} on the clean rebuild: vote {result['before']['vote']}, sum {result['before']['sum']}")
     print(f"{ckpt['kind']} on the adversarial audio: vote {result['after']['vote']}, sum {result['after']['sum']}")

@@ -210,8 +210,7 @@ class Spectrogram:
 
         ``reference``: ``self.reference(representation, clean_audio)`` of the clean segments.
         STFT puts back the clean phase (or Im X); mel goes through NNLS and then Griffin-Lim,
-        whose random initial phase is drawn from ``seed``, or, when ``reference`` holds the
-        clean STFT ``phase`` too (the "oracle phase"), straight through the inverse STFT.
+        whose random initial phase is drawn from ``seed``.
         """
         reference = reference or {}
         needs = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
@@ -222,10 +221,7 @@ class Spectrogram:
                              f"clean segments' reference (Spectrogram.reference): {missing!r} missing")
         with torch.no_grad():
             linear = self.linear(representation, db, reference)
-            if representation == "mel" and "phase" in reference:
-                audio = self.istft(torch.polar(self.mel_to_magnitude(linear, nnls_iterations),
-                                                _tensor(reference["phase"], self.device)), length)
-            elif representation == "mel":
+            if representation == "mel":
                 audio = self.griffin_lim(self.mel_to_magnitude(linear, nnls_iterations), griffin_lim_iterations,
                                          length, seed)
             elif "imag" in reference:

@@ -9,11 +9,10 @@ from .. import models
 from ..features import NNLS_ITERATIONS, Spectrogram, SpectrogramConfig
 from ..runtime import log, progress
 from ..shards import atomic_path, open_shard, read_strings, write_shard
-from ..study import NOISE, PATHS, SOURCE_MODEL
-from ..study.clips import tile, untile
-from ..study.perturb import Source, rebuilt_windows
+from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL
+from ..study.clips import tile
+from ..study.perturb import Source, rebuilt_clips
 from ..study.quality import Visqol, clip_quality
-from ..study.summary import CLEAN
 
 
 def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
@@ -42,23 +41,18 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     with open_shard(clips, "audio", "label", "track_id") as h5:
         originals, labels = h5["audio"][...], h5["label"][...].astype(np.int64)
         tracks, fold = read_strings(h5["track_id"]), int(h5.attrs["fold"])
-    length = originals.shape[1]
     per_clip = len(tile(originals[0], window)) if len(originals) else 1
     clip_batch = max(1, attack_params["batch_size"] // per_clip)
     with write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
                      model=SOURCE_MODEL[source]) as shard:
         for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
             part = slice(start, min(len(originals), start + clip_batch))
-            windows = np.concatenate([tile(clip, window) for clip in originals[part]])
-            keys = [f"{track}#tile{j}" for track in tracks[part] for j in range(per_clip)]
-            truth = np.repeat(labels[part], per_clip)
-            rms = np.repeat(np.sqrt(np.mean(originals[part].astype(np.float64) ** 2, axis=1)), per_clip)
             clean = {}
             for kind, eps in conditions:
-                rebuilt = rebuilt_windows(src, windows, clip_rms=np.maximum(rms, 1e-8), keys=keys, truth=truth,
-                                          kind=kind, eps=eps, attack_params=attack_params, seed=seed)
+                rebuilt = rebuilt_clips(src, originals[part], track_ids=tracks[part], window=window, kind=kind,
+                                        eps=eps, attack_params=attack_params, seed=seed, truth=labels[part])
                 for path in PATHS[source]:
-                    audio = np.stack([untile(w, length) for w in rebuilt[path].reshape(-1, per_clip, window)])
+                    audio = rebuilt[path]
                     clean.setdefault(path, audio)
                     shard.append(audio=audio.astype(np.float32), kind=[kind] * len(audio),
                                  eps=np.full(len(audio), eps), path=[path] * len(audio),

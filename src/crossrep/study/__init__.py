@@ -14,3 +14,4 @@ Imports nothing here, so a step loads only the modules it runs.
 SOURCE_MODEL = {"stft": "cnn2d_stft", "mel": "cnn2d_mel", "cnn1d": "cnn1d"}
 PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim"), "cnn1d": ("waveform",)}
 NOISE = "noise"  # the control: random signs, the budget of FGSM
+CLEAN = "none"  # the perturbation name of the eps-0 rows: each path's clean rebuild

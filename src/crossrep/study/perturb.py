@@ -24,8 +24,10 @@ import torch
 from torch import nn
 
 from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
+from ..audio import power
 from ..features import NNLS_ITERATIONS
 from . import NOISE
+from .clips import tile, untile
 
 
 class ScaledInput(nn.Module):
@@ -96,3 +98,25 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
         oracle = transform.istft(torch.polar(magnitude, transform.phase(windows)), length)
         griffin_lim = transform.griffin_lim(magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
     return {"oracle_phase": oracle.numpy(), "griffin_lim": griffin_lim.numpy()}
+
+
+def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps: float,
+                  attack_params: dict, seed: int, truth: np.ndarray | None = None,
+                  labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """{path: (n_clips, length) audio}: whole clips tiled into ``window``-sized windows
+    (``clips.tile``), each window perturbed and rebuilt (``rebuilt_windows``, keyed
+    "track#tileJ", the waveform budget relative to its clip's RMS), put back end to end.
+    ``truth`` / ``labels``: per clip."""
+    length = clips.shape[1]
+    windows = np.stack([tile(clip, window) for clip in clips])
+    n, per_clip = windows.shape[:2]
+
+    def per_window(values):
+        return None if values is None else np.repeat(values, per_clip)
+    rebuilt = rebuilt_windows(source, windows.reshape(n * per_clip, window),
+                              clip_rms=per_window(np.maximum(np.sqrt(power(clips)), 1e-8)),
+                              keys=[f"{track}#tile{j}" for track in track_ids for j in range(per_clip)],
+                              truth=per_window(truth), labels=per_window(labels), kind=kind, eps=eps,
+                              attack_params=attack_params, seed=seed)
+    return {path: np.stack([untile(w, length) for w in audio.reshape(n, per_clip, window)])
+            for path, audio in rebuilt.items()}

@@ -16,8 +16,8 @@ from ..audio import write_wav
 from ..listening import safe_name
 from ..reports import _save, _write_csv, plt, write_table
 from ..shards import open_shard, read_strings
-from . import NOISE
-from .summary import CLEAN, quality_figures, read_scores, segment_figures
+from . import CLEAN, NOISE
+from .summary import quality_figures, read_scores, segment_figures
 
 TARGET_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
 SOURCE_NAME = {("stft", "clean_phase"): "STFT 2D CNN", ("mel", "oracle_phase"): "mel 2D CNN (oracle phase)",

@@ -17,9 +17,8 @@ import pandas as pd
 
 from .. import metrics
 from ..shards import open_shard, read_strings
-from . import SOURCE_MODEL
+from . import CLEAN, SOURCE_MODEL
 
-CLEAN = "none"  # the perturbation name of the eps-0 rows (one per path, shared by every kind)
 QUALITY = ("true_snr_db", "snr_vs_original_db", "level_ratio_db", "lsd_db")
 
 
@@ -38,33 +37,39 @@ def segment_figures(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> 
     source_model = SOURCE_MODEL[source]
     out = []
     for path, on_path in rows.groupby("path", sort=False):
-        clean = on_path[on_path["kind"] == CLEAN]
-        kinds = [k for k in on_path["kind"].unique() if k != CLEAN]
-        for kind in kinds:
-            groups = [(0.0, clean)] + [(eps, g) for eps, g in on_path[on_path["kind"] == kind].groupby("eps")]
-            for eps, group in groups:
-                if not (np.array_equal(group["track_id"].to_numpy(), clean["track_id"].to_numpy())
-                        and np.array_equal(group["segment"].to_numpy(), clean["segment"].to_numpy())):
-                    raise ValueError(f"{source} fold {fold} {path}/{kind}/eps {eps}: rows not aligned with the "
-                                     "clean rows")
-                label = group["label"].to_numpy()
-                source_fooled = _fooled(probs[source_model], clean.index, group.index, label)
-                source_pred = probs[source_model][group.index].argmax(1)
-                for target, p in probs.items():
-                    now = p[group.index]
-                    fooled = _fooled(p, clean.index, group.index, label)
-                    clean_right = p[clean.index].argmax(1) == label
-                    both = fooled & source_fooled
-                    acc = metrics.accuracies(now, label, group["track_id"].to_numpy())
-                    out.append(dict(
-                        source=source, path=path, kind=kind, eps=float(eps), target=target, fold=fold,
-                        segments=100 * acc["segments"], vote=100 * acc["vote"], sum=100 * acc["sum"],
-                        fooling_rate=_share(fooled.sum(), clean_right.sum()),
-                        conditional=_share(both.sum(), source_fooled.sum()),
-                        agreement=_share((now.argmax(1)[both] == source_pred[both]).sum(), both.sum()),
-                        confidence=float(now.max(1)[fooled].mean()) if fooled.any() else float("nan"),
-                        n_segments=len(group), n_fooled=int(fooled.sum())))
+        for kind, eps, group, clean in _budgets(on_path):
+            if not (np.array_equal(group["track_id"].to_numpy(), clean["track_id"].to_numpy())
+                    and np.array_equal(group["segment"].to_numpy(), clean["segment"].to_numpy())):
+                raise ValueError(f"{source} fold {fold} {path}/{kind}/eps {eps}: rows not aligned with the "
+                                 "clean rows")
+            label = group["label"].to_numpy()
+            source_fooled = _fooled(probs[source_model], clean.index, group.index, label)
+            source_pred = probs[source_model][group.index].argmax(1)
+            for target, p in probs.items():
+                now = p[group.index]
+                fooled = _fooled(p, clean.index, group.index, label)
+                clean_right = p[clean.index].argmax(1) == label
+                both = fooled & source_fooled
+                acc = metrics.accuracies(now, label, group["track_id"].to_numpy())
+                out.append(dict(
+                    source=source, path=path, kind=kind, eps=float(eps), target=target, fold=fold,
+                    segments=100 * acc["segments"], vote=100 * acc["vote"], sum=100 * acc["sum"],
+                    fooling_rate=_share(fooled.sum(), clean_right.sum()),
+                    conditional=_share(both.sum(), source_fooled.sum()),
+                    agreement=_share((now.argmax(1)[both] == source_pred[both]).sum(), both.sum()),
+                    confidence=float(now.max(1)[fooled].mean()) if fooled.any() else float("nan"),
+                    n_segments=len(group), n_fooled=int(fooled.sum())))
     return pd.DataFrame(out)
+
+
+def _budgets(on_path: pd.DataFrame):
+    """(kind, eps, rows, the clean rows) of one path: per perturbation, eps 0 (the shared
+    clean rows) then each eps of its sweep."""
+    clean = on_path[on_path["kind"] == CLEAN]
+    for kind in [k for k in on_path["kind"].unique() if k != CLEAN]:
+        yield kind, 0.0, clean, clean
+        for eps, group in on_path[on_path["kind"] == kind].groupby("eps"):
+            yield kind, float(eps), group, clean
 
 
 def _fooled(probs, clean_index, index, label) -> np.ndarray:
@@ -81,18 +86,15 @@ def quality_figures(quality: pd.DataFrame, by=("source", "path", "fold")) -> pd.
     ``fold`` pools the folds' clips."""
     out = []
     for keys, on_path in quality.groupby(list(by), sort=False):
-        clean = on_path[on_path["kind"] == CLEAN]
-        for kind in [k for k in on_path["kind"].unique() if k != CLEAN]:
-            groups = [(0.0, clean)] + [(eps, g) for eps, g in on_path[on_path["kind"] == kind].groupby("eps")]
-            for eps, group in groups:
-                row = dict(zip(by, keys, strict=True), kind=kind, eps=float(eps), clips=len(group))
-                for name in QUALITY:
-                    spread = metrics.median_iqr(group[name])
-                    row.update({f"{name}_median": spread["median"], f"{name}_q1": spread["q1"],
-                                f"{name}_q3": spread["q3"]})
-                visqol = group["visqol"].dropna()
-                row.update(visqol_mean=float(visqol.mean()) if len(visqol) else float("nan"), visqol_n=len(visqol))
-                out.append(row)
+        for kind, eps, group, _ in _budgets(on_path):
+            row = dict(zip(by, keys, strict=True), kind=kind, eps=float(eps), clips=len(group))
+            for name in QUALITY:
+                spread = metrics.median_iqr(group[name])
+                row.update({f"{name}_median": spread["median"], f"{name}_q1": spread["q1"],
+                            f"{name}_q3": spread["q3"]})
+            visqol = group["visqol"].dropna()
+            row.update(visqol_mean=float(visqol.mean()) if len(visqol) else float("nan"), visqol_n=len(visqol))
+            out.append(row)
     return pd.DataFrame(out)
 
 
