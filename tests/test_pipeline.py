@@ -1,4 +1,5 @@
 """The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
+import copy
 import json
 import re
 import shutil
@@ -7,6 +8,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 import soundfile as sf
+import yaml
 
 from conftest import snakemake
 from crossrep.shards import open_shard
@@ -157,3 +159,29 @@ def test_transfer_study_outputs(run):
     assert len(list((run / "reports/plots/study").glob("*.csv"))) == 12
     page = (run / "reports/index.html").read_text()
     assert "Transfer study: the budgets, heard" in page and page.count('src="study_audio/') >= 7
+
+
+def test_study_reruns_are_per_source(run, tmp_path):
+    """One source's sweep plans only that source's study jobs; retraining the 1D CNN plans
+    its own source's perturbations and every source's scoring, never the 2D sources'
+    perturbations nor any spectrogram attack or rebuild."""
+    wf = tmp_path / "wf"
+    shutil.copytree(run, wf, symlinks=True)
+    params = yaml.safe_load((wf / "params.yaml").read_text())
+
+    def plan(section, key, value):
+        edited = copy.deepcopy(params)
+        edited[section][key[0]][key[1]] = value
+        (wf / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+        out = snakemake(wf, "--dry-run")
+        out = out.stdout + out.stderr
+        perturbed = re.findall(r"^Job \d+: Study: (\S+) attacks and noise", out, re.M)
+        return job_stats(out), perturbed
+
+    stats, perturbed = plan("study", ("sources", "stft"), {"eps": [1.0, 3.0]})
+    assert set(stats) <= {"study_perturb", "study_score", "listening", "report", "all"}
+    assert stats["study_score"] == 3 and perturbed == ["stft"] * 3
+
+    stats, perturbed = plan("model", ("cnn1d", "dropout"), 0.3)
+    assert stats["train"] == 3 and stats["study_score"] == 9 and perturbed == ["cnn1d"] * 3
+    assert not {"adversarial", "eps_sweep", "reconstruct", "spectrograms"} & set(stats)

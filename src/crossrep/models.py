@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import signal
 from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
@@ -93,6 +92,8 @@ class CNN2D(nn.Module):
 
 def gammatone_bank(n_filters: int, taps: int, sample_rate: int, fmin: float, fmax: float):
     """((n_filters, taps) FIR Gammatone filters, centre frequencies), centres ERB-spaced."""
+    from scipy import signal  # only designing a bank needs scipy.signal (~0.8 s to import per job)
+
     def erb(f):
         return 21.4 * np.log10(1 + 0.00437 * f)
 
@@ -109,9 +110,12 @@ class Gammatone(nn.Module):
     The FFT path is exact up to float rounding and much faster for 512 taps on CPU.
     """
 
-    def __init__(self, n_filters=32, taps=512, sample_rate=22050, fmin=100.0, fmax=8000.0, fft=True):
+    def __init__(self, n_filters=32, taps=512, sample_rate=22050, fmin=100.0, fmax=8000.0, fft=True, design=True):
         super().__init__()
-        bank, centres = gammatone_bank(n_filters, taps, sample_rate, fmin, fmax)
+        if design:
+            bank, centres = gammatone_bank(n_filters, taps, sample_rate, fmin, fmax)
+        else:  # placeholders: a checkpoint's state dict brings the bank
+            bank, centres = np.zeros((n_filters, taps)), np.zeros(n_filters)
         # conv1d correlates; flipping the taps makes it the filters' convolution
         self.register_buffer("weight", torch.as_tensor(bank[:, ::-1].copy(), dtype=torch.float32).unsqueeze(1))
         self.register_buffer("centres", torch.as_tensor(centres, dtype=torch.float32))
@@ -148,11 +152,11 @@ class CNN1D(nn.Module):
 
     def __init__(self, samples: int = 110250, n_classes: int = 10, gammatone_filters=32, gammatone_taps=512,
                  gammatone_fmin=100.0, gammatone_fmax=8000.0, sample_rate=22050, widths=(16, 32, 64, 128),
-                 dense=256, dropout=0.4, fft_gammatone=True):
+                 dense=256, dropout=0.4, fft_gammatone=True, design_gammatone=True):
         super().__init__()
         self.norm = Standardize((1,))
         self.gammatone = Gammatone(gammatone_filters, gammatone_taps, sample_rate, gammatone_fmin,
-                                   gammatone_fmax, fft_gammatone)
+                                   gammatone_fmax, fft_gammatone, design_gammatone)
         layers = [nn.BatchNorm1d(gammatone_filters), nn.LeakyReLU(), nn.AvgPool1d(CNN1D_POOLS[0])]
         channels = gammatone_filters
         for i, (width, kernel) in enumerate(zip(widths, CNN1D_KERNELS, strict=True)):
@@ -170,12 +174,13 @@ class CNN1D(nn.Module):
         return self.classifier(self.features(self.gammatone(self.norm(audio).unsqueeze(1))))
 
 
-def build(kind: str, arch: dict) -> nn.Module:
-    """A model from its architecture dict (as stored in checkpoints)."""
+def build(kind: str, arch: dict, weights_follow: bool = False) -> nn.Module:
+    """A model from its architecture dict (as stored in checkpoints). ``weights_follow``: a
+    state dict will be loaded next, so the 1D CNN's frozen Gammatone bank is not designed."""
     if kind.startswith("cnn2d"):
         return CNN2D(**arch)
     if kind == "cnn1d":
-        return CNN1D(**arch)
+        return CNN1D(**arch, design_gammatone=not weights_follow)
     raise ValueError(f"model kind {kind!r} unknown; choose one of {MODEL_KINDS}")
 
 
@@ -212,7 +217,7 @@ def load_checkpoint(path, device="cpu") -> tuple[nn.Module, dict]:
     for key in ("kind", "arch", "classes", "state_dict"):
         if key not in ckpt:
             raise ValueError(f"{path}: checkpoint lacks {key!r}; it was not written by crossrep")
-    model = build(ckpt["kind"], ckpt["arch"]).to(device)
+    model = build(ckpt["kind"], ckpt["arch"], weights_follow=True).to(device)
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return model, ckpt
