@@ -1,0 +1,144 @@
+"""How much of this CPU's arithmetic each compute step uses: achieved GFLOP/s of one batch as
+a fraction of the float32 matrix-multiply rate measured in the same run with the same threads.
+
+Steps, at the batch sizes their rules use (params.yaml; the paper preset's train.batch_size
+for paper widths): the 2D CNNs' training step (forward, backward, Adam step), one attack
+iteration (forward + backward to the input), the 1D CNN's training step and forward, the
+spectrograms and one Griffin-Lim iteration, at demo widths (params.yaml) and paper widths
+(presets/gtzan-paper.yaml). FLOPs: torch's FlopCounterMode for the models (convolutions,
+matrix products; Adam and the elementwise layers are not counted, so the fraction is a
+lower bound); FFTs by formula (2.5 N log2 N per real FFT of size N, the usual split-radix
+count). The memory-bound side: a large copy's bandwidth, and each step's bytes per FLOP
+next to the machine's (peak FLOP/s / copy bandwidth).
+
+    python bench/roofline.py                  # torch's default thread count
+    python bench/roofline.py --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+from crossrep import models
+from crossrep.features import Spectrogram, SpectrogramConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up: allocator, kernels, caches
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(repeats: int) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    return 2 * 2048 ** 3 / best_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def copy_gbytes(repeats: int) -> float:
+    src = torch.randn(64 * 2 ** 20)  # 256 MiB, far past the caches
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), repeats) / 1e9  # read + write
+
+
+def counted_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
+    """(name, batch, callable) of one model's compute steps."""
+    sr, window = params["audio"]["sample_rate"], params["segment"]["window"]
+    cfg = SpectrogramConfig.from_params(params["spectrogram"], sr)
+    shape = (window,) if kind == "cnn1d" else (cfg.n_bins(kind.split("_")[1]), cfg.n_frames(window))
+    arch = models.architecture(kind, model_params, 10, sr, window, *(shape if kind != "cnn1d" else ()))
+    model = models.build(kind, arch)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-4)
+
+    def train_step(x=torch.randn(train_batch, *shape), y=torch.randint(0, 10, (train_batch,))):
+        model.train()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    attack_batch = params["attack"]["batch_size"]
+
+    def attack_iteration(x=torch.randn(attack_batch, *shape), y=torch.randint(0, 10, (attack_batch,))):
+        model.eval()
+        x = x.clone().requires_grad_(True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+
+    def forward(x=torch.randn(attack_batch, *shape)):
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    yield "train step", train_batch, train_step
+    yield ("attack iteration" if kind != "cnn1d" else "forward"), attack_batch, (
+        attack_iteration if kind != "cnn1d" else forward)
+
+
+def fft_flops(n: int) -> float:
+    return 2.5 * n * math.log2(n)
+
+
+def spectrogram_steps(params: dict):
+    sr, window = params["audio"]["sample_rate"], params["segment"]["window"]
+    cfg = SpectrogramConfig.from_params(params["spectrogram"], sr)
+    transform = Spectrogram(cfg)
+    frames, n_fft = cfg.n_frames(window), cfg.n_fft
+    batch = params["spectrogram"]["batch_size"]
+    audio = torch.randn(batch, window)
+    mel_flops = 2 * cfg.n_mels * cfg.n_stft_bins * frames
+    yield ("STFT + mel magnitude", batch, lambda: transform.magnitude("mel", audio),
+           batch * (frames * fft_flops(n_fft) + mel_flops))
+    gl_batch = params["reconstruction"]["batch_size"]
+    mag = torch.rand(gl_batch, cfg.n_stft_bins, frames)
+    # one iteration (iSTFT + STFT) and the final iSTFT: three transforms of every frame
+    yield ("Griffin-Lim, 1 iteration", gl_batch, lambda: transform.griffin_lim(mag, 1, window),
+           3 * gl_batch * frames * fft_flops(n_fft))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    paper = yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text())
+    peak, bandwidth = matmul_gflops(args.repeats), copy_gbytes(args.repeats)
+    print(f"{args.threads} threads: float32 matmul {peak:.1f} GFLOP/s (2048^2), copy {bandwidth:.1f} GB/s; "
+          f"machine balance {peak / bandwidth:.1f} FLOP/byte\n")
+    print(f"{'step':<44}{'batch':>6}{'GFLOP':>9}{'s/batch':>9}{'GFLOP/s':>9}{'of matmul':>11}")
+    rows = []
+    paper_model = {family: {**params["model"][family], **paper["model"][family]} for family in params["model"]}
+    for widths, model_params, train_batch in (("demo", params["model"], params["train"]["batch_size"]),
+                                              ("paper", paper_model, paper["train"]["batch_size"])):
+        for kind in models.MODEL_KINDS:
+            for name, batch, fn in model_steps(kind, model_params, params, train_batch):
+                rows.append((f"{kind} {name} ({widths} widths)", batch, counted_flops(fn), fn))
+    for name, batch, fn, flops in spectrogram_steps(params):
+        rows.append((name, batch, flops, fn))
+    for name, batch, flops, fn in rows:
+        seconds = best_seconds(fn, args.repeats)
+        rate = flops / seconds / 1e9
+        print(f"{name:<44}{batch:>6}{flops / 1e9:>9.2f}{seconds:>9.3f}{rate:>9.1f}{rate / peak:>10.1%}")
+
+
+if __name__ == "__main__":
+    main()
