@@ -67,24 +67,26 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     model = models.build(kind, arch)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-4)
 
-    def train_step(x=torch.randn(train_batch, *shape), y=torch.randint(0, 10, (train_batch,))):
+    train_x, train_y = torch.randn(train_batch, *shape), torch.randint(0, 10, (train_batch,))
+    attack_batch = params["attack"]["batch_size"]
+    attack_x, attack_y = torch.randn(attack_batch, *shape), torch.randint(0, 10, (attack_batch,))
+
+    def train_step():
         model.train()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(model(train_x), train_y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
 
-    attack_batch = params["attack"]["batch_size"]
-
-    def attack_iteration(x=torch.randn(attack_batch, *shape), y=torch.randint(0, 10, (attack_batch,))):
+    def attack_iteration():
         model.eval()
-        x = x.clone().requires_grad_(True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+        x = attack_x.clone().requires_grad_(True)
+        torch.nn.functional.cross_entropy(model(x), attack_y).backward()
 
-    def forward(x=torch.randn(attack_batch, *shape)):
+    def forward():
         model.eval()
         with torch.no_grad():
-            model(x)
+            model(attack_x)
 
     yield "train step", train_batch, train_step
     yield ("attack iteration" if kind != "cnn1d" else "forward"), attack_batch, (
