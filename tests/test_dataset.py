@@ -113,3 +113,68 @@ def test_load_rejects_non_finite_and_empty(tmp_path):
     sf.write(tmp_path / "empty.wav", np.zeros(0), SR)
     with pytest.raises(audio.AudioError, match="empty"):
         audio.load(tmp_path / "empty.wav", SR)
+
+
+@pytest.mark.parametrize("rate, channels", [(44100, 2), (16000, 1), (SR, 2)])
+def test_streaming_decode_equals_whole_file_decode(tmp_path, rate, channels):
+    """Block-by-block decoding and stream resampling give the samples of decoding and
+    resampling the whole file at once (soxr HQ, as librosa calls it): exactly, blocks edges
+    included, and clips cut in one streamed pass equal slices of the whole."""
+    import librosa
+
+    path = write_audio(tmp_path / "x.wav", tone(7.3, rate, 350, channels=channels), rate, subtype="FLOAT")
+    data, _ = sf.read(path, dtype="float32", always_2d=True)
+    whole = data.mean(axis=1)
+    if rate != SR:
+        whole = librosa.resample(whole, orig_sr=rate, target_sr=SR, res_type="soxr_hq")
+    streamed = np.concatenate(list(audio.stream(path, SR, block_frames=1000)))  # ~100 block edges
+    assert streamed.shape == whole.shape and np.array_equal(streamed, whole)
+    spans = [(0, SR), (SR, 2 * SR), (3 * SR + 17, SR), (7 * SR, SR)]  # the last runs past the end
+    for (offset, n), clip in zip(spans, audio.clips(path, SR, spans), strict=True):
+        assert np.array_equal(clip, whole[offset:offset + n])
+    with pytest.raises(ValueError, match="ascending"):
+        list(audio.clips(path, SR, spans[::-1]))
+
+
+def _collection(clip_counts: dict[str, list[int]], order_seed=None) -> pd.DataFrame:
+    """Manifest rows of recordings with known clip counts, per genre (no audio needed)."""
+    rows = [dict(track_id=f"{g}/r{i}.wav#{k}", source=f"{g}/r{i}.wav", genre=g, label=label, fold=0,
+                 offset=k, samples=1, status="ok", reason="")
+            for label, (g, counts) in enumerate(clip_counts.items()) for i, n in enumerate(counts) for k in range(n)]
+    frame = pd.DataFrame(rows, columns=dataset.COLUMNS)
+    return frame if order_seed is None else frame.sample(frac=1, random_state=order_seed).reset_index(drop=True)
+
+
+def test_folds_keep_recordings_whole_and_balance_clips_per_genre():
+    # genre a: one long recording of 120 clips beside short ones (the issue's lopsided case)
+    counts = {"a": [120, 1, 1, 2, 30, 30, 5, 1], "b": [3, 6, 1, 6, 3, 1, 6, 3, 1], "c": [1] * 10}
+    m = _collection(counts)
+    dataset.assign_folds(m, list(counts), 3, seed=3)
+    assert (m.groupby("source").fold.nunique() == 1).all()           # a recording never splits
+    per_fold = m.groupby(["genre", "fold"]).size().unstack(fill_value=0)
+    for genre, n in counts.items():
+        spread = per_fold.loc[genre].max() - per_fold.loc[genre].min()
+        assert spread <= max(n), (genre, per_fold.loc[genre].tolist())
+    assert per_fold.loc["b"].tolist() == [10, 10, 10]                 # 30 clips dealt evenly
+    assert sorted(per_fold.loc["c"].tolist()) == [3, 3, 4]
+    shuffled = _collection(counts, order_seed=4)                       # file order does not matter
+    dataset.assign_folds(shuffled, list(counts), 3, seed=3)
+    assert m.set_index("track_id").fold.equals(shuffled.set_index("track_id").fold.loc[m.track_id])
+
+
+def test_clip_cap_keeps_evenly_spaced_clips_and_bounds_the_fold_spread(tmp_path):
+    root = tmp_path / "music"
+    write_audio(root / "rock" / "mix.wav", tone(60, SR, 300), SR)      # 10 clips of 6 s
+    for i in range(5):
+        write_audio(root / "rock" / f"s{i}.wav", tone(6, SR, 200 + 40 * i), SR)
+        write_audio(root / "jazz" / f"s{i}.wav", tone(6, SR, 230 + 40 * i), SR)
+    m = dataset.build_manifest(root, ["rock", "jazz"], 3, 6.0, 1.0, SR, WINDOW, 1e-5, seed=0,
+                               max_clips_per_recording=4)
+    mix = m[m.source == "rock/mix.wav"]
+    used = mix[mix.status != "skipped"]
+    assert list(used.offset // (6 * SR)) == [0, 3, 6, 9]               # evenly spaced, first and last
+    assert (mix[mix.status == "skipped"].reason.str.contains("max_clips_per_recording=4")).all()
+    per_fold = m[m.status != "skipped"].groupby(["genre", "fold"]).size().unstack(fill_value=0)
+    assert per_fold.loc["rock"].max() - per_fold.loc["rock"].min() <= 4
+    uncapped = dataset.build_manifest(root, ["rock", "jazz"], 3, 6.0, 1.0, SR, WINDOW, 1e-5, seed=0)
+    assert (uncapped.status != "skipped").sum() == 20

@@ -113,7 +113,13 @@ def test_segment_figures_on_hand_made_predictions():
     assert zero["fooling_rate"] == 0 and zero["segments"] == 75.0
 
 
-def test_studied_clips_are_the_first_per_genre():
+def test_studied_clips_are_the_first_per_genre_by_recording_and_offset():
     rows = pd.DataFrame({"track_id": ["b/2", "a/1", "a/0", "b/1", "b/0"], "label": [1, 0, 0, 1, 1]})
+    rows["source"], rows["offset"] = rows["track_id"], 0
     assert list(choose(rows, 1)["track_id"]) == ["a/0", "b/0"]
     assert len(choose(rows, None)) == 5
+    # a long recording's clips come in offset order ("#10" sorts before "#2" as text)
+    long = pd.DataFrame({"track_id": [f"a/x#{k}" for k in range(12)], "label": 0, "source": "a/x",
+                         "offset": [k * 100 for k in range(12)]}).iloc[::-1]
+    assert list(choose(long, 3)["track_id"]) == ["a/x#0", "a/x#1", "a/x#2"]
+    assert list(choose(long, None)["offset"]) == sorted(long["offset"])

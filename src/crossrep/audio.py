@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -13,26 +15,90 @@ class AudioError(ValueError):
     """A file cannot be used as audio; the message says why (recorded in the manifest)."""
 
 
-def load(path, sample_rate: int) -> np.ndarray:
-    """Decode ``path`` to float32 mono at ``sample_rate``.
+BLOCK_FRAMES = 1 << 16  # frames decoded at a time: peak memory is a block, not a recording
 
-    Raises :class:`AudioError` for an unreadable, empty or non-finite file.
+
+def stream(path, sample_rate: int, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """Decode ``path`` block by block to float32 mono at ``sample_rate``.
+
+    Channels are averaged, then soxr's HQ resampler runs as a stream over the blocks: the
+    samples equal resampling the whole file at once (``librosa.resample(res_type="soxr_hq")``
+    is the same soxr call), so memory stays at a block however long the recording is.
+    Raises :class:`AudioError` for an unreadable, empty or non-finite file (possibly after
+    some blocks were yielded: a file damaged half way is unusable as a whole).
     """
     path = Path(path)
     try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
+        info = sf.info(str(path))
+        blocks = sf.blocks(str(path), blocksize=block_frames, dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises several types for corrupt input
-        raise AudioError(f"unreadable audio ({type(exc).__name__}: {str(exc).strip()[:160]})") from exc
-    if data.shape[0] == 0:
+        raise _unreadable(exc) from exc
+    resampler = None
+    if info.samplerate != sample_rate:
+        resampler = soxr.ResampleStream(info.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+    frames = 0
+    while True:
+        try:
+            data = next(blocks, None)
+        except Exception as exc:
+            raise _unreadable(exc) from exc
+        if data is None:
+            break
+        if not np.isfinite(data).all():
+            raise AudioError("audio holds NaN or infinite samples")
+        frames += len(data)
+        mono = data.mean(axis=1)
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono)
+        if len(mono):
+            yield np.ascontiguousarray(mono, dtype=np.float32)
+    if frames == 0:
         raise AudioError("empty audio (0 samples)")
-    if not np.isfinite(data).all():
-        raise AudioError("audio holds NaN or infinite samples")
-    mono = data.mean(axis=1)
-    if sr != sample_rate:
-        import librosa  # only when resampling: its import costs ~1 s per job
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
 
-        mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+
+def _unreadable(exc: Exception) -> AudioError:
+    return AudioError(f"unreadable audio ({type(exc).__name__}: {str(exc).strip()[:160]})")
+
+
+def load(path, sample_rate: int) -> np.ndarray:
+    """The whole of ``path`` as float32 mono at ``sample_rate`` (:func:`stream`, joined)."""
+    return np.concatenate(list(stream(path, sample_rate)))
+
+
+def clips(path, sample_rate: int, spans) -> Iterator[np.ndarray]:
+    """The clips ``(offset, samples)`` of one recording, in ascending offset order, decoded
+    in one pass of :func:`stream` holding at most a clip and a block (a clip past the end
+    comes back short)."""
+    spans = list(spans)
+    if any(a[0] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+        raise ValueError("clips: spans must be in ascending offset order")
+    pending, start, held = iter(spans), 0, []  # held: decoded blocks from sample ``start`` on
+    span = next(pending, None)
+    for block in stream(path, sample_rate):
+        held.append(block)
+        while span is not None and start + sum(map(len, held)) >= span[0] + span[1]:
+            yield _cut(held, start, *span)
+            span = next(pending, None)
+        if span is None:
+            return
+        start, held = _drop_before(held, start, span[0])
+    while span is not None:  # the recording ended inside (or before) this clip
+        yield _cut(held, start, *span)
+        span = next(pending, None)
+
+
+def _cut(held, start: int, offset: int, samples: int) -> np.ndarray:
+    joined = np.concatenate(held) if held else np.zeros(0, np.float32)
+    return joined[max(offset - start, 0):offset - start + samples].copy()
+
+
+def _drop_before(held, start: int, offset: int):
+    """The held blocks less those wholly before sample ``offset``."""
+    while held and start + len(held[0]) <= offset:
+        start += len(held.pop(0))
+    return start, held
 
 
 def segment_starts(n_samples: int, window: int, overlap: float) -> np.ndarray:

@@ -68,8 +68,12 @@ def _clips(n: int, clip: int, tolerance: int, window: int, sample_rate: int):
 
 def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_seconds: float,
                    sample_rate: int, window: int, silence_threshold: float, seed: int,
-                   progress=None) -> pd.DataFrame:
-    """Decode every file once, cut clips, assign stratified folds; return the manifest."""
+                   progress=None, max_clips_per_recording: int | None = None) -> pd.DataFrame:
+    """Decode every file once (streamed), cut clips, assign balanced folds; return the manifest.
+
+    ``max_clips_per_recording``: keep at most this many clips of one recording, evenly
+    spaced over it (the rest are rows with status ``skipped`` and the reason), so a few
+    long recordings cannot dominate a genre; None keeps every clip."""
     root = Path(root)
     clip = int(round(clip_seconds * sample_rate))
     tolerance = int(round(pad_tolerance_seconds * sample_rate))
@@ -84,15 +88,19 @@ def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_
                 raise audio.AudioError(f"not an audio file extension ({path.suffix or 'none'})")
             if not path.is_file():
                 raise audio.AudioError("not a regular file (broken or looping link?)")
-            signal = audio.load(path, sample_rate)
-            if audio.power(signal) <= silence_threshold:
-                raise audio.AudioError(f"silent: mean power {audio.power(signal):.2e} <= "
+            n, mean_power = _length_and_power(path, sample_rate)
+            if mean_power <= silence_threshold:
+                raise audio.AudioError(f"silent: mean power {mean_power:.2e} <= "
                                        f"segment.silence_threshold {silence_threshold:g}")
-            clips = _clips(len(signal), clip, tolerance, window, sample_rate)
+            clips = _clips(n, clip, tolerance, window, sample_rate)
         except audio.AudioError as exc:
             rows.append(dict(base, track_id=track, status="skipped", reason=str(exc)))
             continue
+        kept = _spread(len(clips), max_clips_per_recording)
         for k, (offset, samples, status, note) in enumerate(clips):
+            if k not in kept:
+                status, note = "skipped", (f"clip {k + 1}/{len(clips)} not used: dataset.max_clips_per_recording="
+                                           f"{max_clips_per_recording} keeps evenly spaced clips")
             rows.append(dict(base, track_id=track if len(clips) == 1 else f"{track}#{k}", offset=offset,
                              samples=samples, status=status, reason=note))
     manifest = pd.DataFrame(rows, columns=COLUMNS)
@@ -100,23 +108,42 @@ def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_
     return manifest
 
 
-def assign_folds(manifest: pd.DataFrame, genres, folds: int, seed: int) -> None:
-    """Stratified folds by genre over recordings (clips of one recording share a fold).
+def _spread(n: int, cap: int | None) -> set[int]:
+    """Indices of the clips kept of ``n``: all, or ``cap`` evenly spaced ones (first and last included)."""
+    if cap is None or n <= cap:
+        return set(range(n))
+    return set(np.round(np.linspace(0, n - 1, cap)).astype(int).tolist())
 
-    Sorted source names, shuffled by the seed, dealt round-robin: GTZAN's 100 tracks per
-    genre give 34/33/33, i.e. 340/330/330 overall.
+
+def assign_folds(manifest: pd.DataFrame, genres, folds: int, seed: int) -> None:
+    """Folds stratified by genre that keep every recording whole and balance clip counts.
+
+    Per genre: the recordings (sorted by name, then shuffled by the seed, so file-system
+    order never matters) are dealt largest first (a stable sort by clip count), each to the
+    fold with the fewest clips so far (ties: fewest recordings, then the lowest fold). The
+    greedy rule leaves a genre's fold clip counts at most the largest recording's clip
+    count apart (the last recording a fold received went to the then smallest fold). One-clip
+    recordings are dealt round-robin in the shuffled order: GTZAN's 100 tracks per genre give
+    34/33/33, i.e. 340/330/330 overall.
     """
     usable = manifest["status"] != "skipped"
     for genre in genres:
-        sources = sorted(manifest.loc[usable & (manifest["genre"] == genre), "source"].unique())
+        rows = usable & (manifest["genre"] == genre)
+        clips = manifest.loc[rows].groupby("source").size()
+        sources = sorted(clips.index)
         if len(sources) < folds:
             raise DatasetError(f"genre {genre!r} has {len(sources)} usable recording(s), fewer than "
                                f"dataset.folds={folds}; add recordings or lower dataset.folds "
                                "(see the manifest's skipped rows for why files were rejected)")
         rng = np.random.default_rng([seed, zlib.crc32(genre.encode())])
-        order = rng.permutation(len(sources))
-        fold_of = {sources[i]: rank % folds + 1 for rank, i in enumerate(order)}  # folds 1..K
-        rows = usable & (manifest["genre"] == genre)
+        shuffled = [sources[i] for i in rng.permutation(len(sources))]
+        load = [[0, 0, k + 1] for k in range(folds)]  # [clips, recordings, fold] (folds 1..K)
+        fold_of = {}
+        for source in sorted(shuffled, key=lambda s: -clips[s]):  # stable: ties keep the shuffle
+            smallest = min(load)
+            fold_of[source] = smallest[2]
+            smallest[0] += int(clips[source])
+            smallest[1] += 1
         manifest.loc[rows, "fold"] = manifest.loc[rows, "source"].map(fold_of)
 
 
@@ -128,13 +155,30 @@ def read_manifest(path) -> pd.DataFrame:
     return frame
 
 
+def _length_and_power(path, sample_rate: int) -> tuple[int, float]:
+    """(samples, mean power) of a recording at ``sample_rate``, in one streamed pass."""
+    n, energy = 0, 0.0
+    for block in audio.stream(path, sample_rate):
+        n += len(block)
+        energy += float(np.dot(block.astype(np.float64), block))
+    return n, energy / max(n, 1)
+
+
 def clip_audio(root, rows: pd.DataFrame, sample_rate: int, clip: int):
-    """Yield (row, clip samples) for manifest rows, decoding each recording once."""
-    cache_source, cache_audio = None, None
-    for row in rows.itertuples(index=False):
-        if row.source != cache_source:
-            cache_source, cache_audio = row.source, audio.load(Path(root) / row.source, sample_rate)
-        samples = cache_audio[row.offset:row.offset + row.samples]
-        if row.status == "padded":
-            samples = np.pad(samples, (0, clip - len(samples)))
-        yield row, samples
+    """Yield (row, clip samples) for manifest rows, in their order, each recording decoded
+    once as a stream (:func:`audio.clips`): memory holds a clip, not a recording. The rows
+    of one recording must be consecutive and in offset order, as the manifest writes them."""
+    for source, group in _runs(rows, "source"):
+        spans = zip(group["offset"], group["samples"], strict=True)
+        for row, samples in zip(group.itertuples(index=False),
+                                audio.clips(Path(root) / source, sample_rate, spans), strict=True):
+            if row.status == "padded":
+                samples = np.pad(samples, (0, clip - len(samples)))
+            yield row, samples
+
+
+def _runs(rows: pd.DataFrame, column: str):
+    """(value, rows) of each run of equal ``column`` values, in order."""
+    run_id = (rows[column] != rows[column].shift()).cumsum()
+    for _, group in rows.groupby(run_id, sort=False):
+        yield group[column].iloc[0], group

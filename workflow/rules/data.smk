@@ -54,6 +54,7 @@ rule manifest:
             "dataset.folds",
             "dataset.clip_seconds",
             "dataset.pad_tolerance_seconds",
+            "dataset.max_clips_per_recording",
             "segment.window",
             "segment.silence_threshold",
         ),

@@ -10,13 +10,13 @@ def run(*, root, out, params: dict) -> None:
     """Scan ``root/<genre>/`` and write the manifest CSV ``out``.
 
     Reads: ``seed``, ``audio.sample_rate``, ``dataset`` (genres, folds, clip_seconds,
-    pad_tolerance_seconds), ``segment.window``, ``segment.silence_threshold``.
+    pad_tolerance_seconds, max_clips_per_recording), ``segment.window``, ``segment.silence_threshold``.
     """
     ds, seg = params["dataset"], params["segment"]
     table = dataset.build_manifest(
         root, ds["genres"], ds["folds"], ds["clip_seconds"], ds["pad_tolerance_seconds"],
         params["audio"]["sample_rate"], seg["window"], seg["silence_threshold"], params["seed"],
-        lambda items: progress(items, "manifest"))
+        lambda items: progress(items, "manifest"), ds["max_clips_per_recording"])
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     used = table[table["status"] != "skipped"]

@@ -24,8 +24,10 @@ def untile(windows: np.ndarray, length: int) -> np.ndarray:
 
 
 def choose(rows: pd.DataFrame, per_genre: int | None) -> pd.DataFrame:
-    """The clips studied: the first ``per_genre`` clips of each genre by track id (all if None)."""
-    rows = rows.sort_values("track_id", kind="stable")
-    if per_genre is None:
-        return rows.reset_index(drop=True)
-    return rows.groupby("label", sort=True).head(per_genre).sort_values(["label", "track_id"]).reset_index(drop=True)
+    """The clips studied: the first ``per_genre`` clips of each genre by recording and offset
+    (all if None), in that order (a recording's clips consecutive, as streaming decodes them)."""
+    order = ["label", "source", "offset"]
+    rows = rows.sort_values(order, kind="stable")
+    if per_genre is not None:
+        rows = rows.groupby("label", sort=True).head(per_genre)
+    return rows.reset_index(drop=True)
