@@ -146,6 +146,9 @@ def test_transfer_study_outputs(run):
     assert (stft["true_snr_db_median"] < 60).all() and stft["true_snr_db_median"].notna().all()
     matched = (run / "reports/tables/study_matched.md").read_text()
     assert "20 dB: fooled % attack / noise" in matched and "1D CNN (waveform)" in matched
+    beats = pd.read_csv(run / "reports/tables/study_beats_noise.csv")
+    assert len(beats) == 4 * 3 * 2                             # source paths x targets x attacks
+    assert beats["first true SNR (dB) beating noise"].str.match(r"^(never \(sweep down to |-?\d+\.\d \(eps )").all()
     metrics = json.loads((run / "reports/metrics.json").read_text())["study"]
     assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "matched_snr"} <= set(metrics)
     assert set(metrics["cnn1d/waveform"]["noise"]["eps_0.1"]) == {"true_snr_db", "cnn2d_stft", "cnn2d_mel", "cnn1d"}

@@ -91,6 +91,26 @@ def test_matched_snr_reads_the_curve_and_says_when_unreached():
     assert np.isnan(at_snr([np.inf, 20.0], [80.0, 60.0], [30])).all()     # eps 0's infinite SNR is no point
 
 
+def test_where_the_attack_first_beats_the_noise_on_a_hand_made_curve():
+    """The first budget (from the quietest) whose accuracy is >= 10 points below the noise
+    curve read at the same SNR; an attack that never gets there, and one whose quietest point
+    lies beyond the noise curve's reach (no extrapolation), give NaN."""
+    from crossrep.study.report import beats_noise
+
+    def curve(kind, snr, accuracy, visqol=4.0):
+        return [dict(source="stft", path="clean_phase", kind=kind, target="cnn1d", eps=e, true_snr_db_median=s,
+                     segments_mean=a, visqol_mean=visqol) for e, s, a in zip([0.1, 1, 3, 10], snr, accuracy,
+                                                                            strict=True)]
+    table = pd.DataFrame(curve("noise", [40, 24, 13, 0], [80, 80, 70, 40])
+                         + curve("fgsm", [40, 24, 13, 0], [80, 75, 55, 20], visqol=3.5)
+                         + curve("bim", [41, 25, 14, 1], [60, 78, 65, 36]))
+    rows = beats_noise(table).set_index("kind")
+    fgsm, bim = rows.loc["fgsm"], rows.loc["bim"]
+    assert (fgsm.snr_db, fgsm.eps, fgsm.attack_accuracy, fgsm.noise_accuracy, fgsm.visqol) == (13, 3, 55, 70, 3.5)
+    # bim at 41 dB is 20 below the noise's 80 but past the noise curve's 40 dB: not read
+    assert np.isnan(bim.snr_db) and bim.lowest_snr_db == 1
+
+
 def test_segment_figures_on_hand_made_predictions():
     """Four segments, source = STFT 2D CNN; targets: the source itself and the 1D CNN."""
     def probs(preds):

@@ -50,6 +50,12 @@ rule report:
             category="Tables",
             labels={"table": "Transfer study at matched true SNR"},
         ),
+        beats_noise_table=report(
+            "reports/tables/study_beats_noise.csv",
+            caption="../report/study_beats_noise.rst",
+            category="Tables",
+            labels={"table": "Transfer study: where the attack first beats the noise"},
+        ),
         page="reports/index.html",
         figures=report(
             directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"

@@ -73,6 +73,57 @@ def matched(figures: pd.DataFrame, snr_targets) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def beats_noise(table: pd.DataFrame, margin: float = 10.0) -> pd.DataFrame:
+    """Per (source, path, attack, target): the highest true SNR at which the attack's segment
+    accuracy is at least ``margin`` points below the noise control's at the same SNR, walking
+    the attack's sweep from its quietest budget up (mean accuracy over folds against the
+    pooled median true SNR; the noise curve read there by ``summary.at_snr``, never
+    extrapolated). With it: both accuracies and the attack's ViSQOL at that point. NaN SNR:
+    the attack never beats the noise by the margin where the noise curve is defined."""
+    from .summary import at_snr
+
+    rows = []
+    curves = table[table["eps"] > 0]
+    for (source, path, target), g in curves.groupby(["source", "path", "target"], sort=False):
+        noise = g[g["kind"] == NOISE]
+        for kind, attack in g[g["kind"] != NOISE].groupby("kind", sort=False):
+            attack = attack.sort_values("eps")
+            noise_acc = at_snr(noise["true_snr_db_median"], noise["segments_mean"], attack["true_snr_db_median"])
+            gap = noise_acc - attack["segments_mean"].to_numpy()
+            first = np.flatnonzero(gap >= margin)
+            row = dict(source=source, path=path, kind=kind, target=target, margin=margin, snr_db=np.nan,
+                       eps=np.nan, attack_accuracy=np.nan, noise_accuracy=np.nan, visqol=np.nan,
+                       lowest_snr_db=float(attack["true_snr_db_median"].min()))
+            if len(first):
+                at = attack.iloc[first[0]]
+                row.update(snr_db=float(at["true_snr_db_median"]), eps=float(at["eps"]),
+                           attack_accuracy=float(at["segments_mean"]), noise_accuracy=float(noise_acc[first[0]]),
+                           visqol=float(at["visqol_mean"]))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def beats_noise_table(rows: pd.DataFrame, stem: Path) -> None:
+    """Markdown + CSV of :func:`beats_noise`: one line per source -> target and attack."""
+    lines = []
+    for r in rows.itertuples(index=False):
+        reached = np.isfinite(r.snr_db)
+        lines.append({"Source": SOURCE_NAME[r.source, r.path], "Target": TARGET_NAME[r.target],
+                      "Attack": r.kind.upper(),
+                      "first true SNR (dB) beating noise": f"{r.snr_db:.1f} (eps {r.eps:g})" if reached
+                      else f"never (sweep down to {r.lowest_snr_db:.1f} dB)",
+                      "accuracy % attack / noise": f"{r.attack_accuracy:.0f} / {r.noise_accuracy:.0f}" if reached
+                      else "—",
+                      "ViSQOL there": _fmt(r.visqol) if reached else "—"})
+    margin = rows["margin"].iloc[0] if len(rows) else 10.0
+    write_table(stem, f"Where the attack first beats noise of the same loudness by {margin:g} points of accuracy",
+                lines, "Walking each attack's sweep from its quietest budget: the first point where the target's "
+                "segment accuracy (mean over folds) is at least the margin below the noise control's, read on the "
+                "noise curve at the same pooled median true SNR (vs the path's clean rebuild; linear in dB, no "
+                "extrapolation). Diagonal rows (source = target) are white-box. ViSQOL: mean over the clips it "
+                "was computed on (ceiling 4.73).")
+
+
 def _cell(frame: pd.DataFrame, name: str) -> str:
     if frame.empty or not frame["folds_reached"].iloc[0]:
         return "not reached"
@@ -158,9 +209,10 @@ def plot_series(table: pd.DataFrame, plots_dir: Path) -> None:
         _write_csv(wide, plots_dir / "study" / f"{source}-{p}-{kind}.csv")
 
 
-def metrics_tree(table: pd.DataFrame, matched_rows: pd.DataFrame) -> dict:
+def metrics_tree(table: pd.DataFrame, matched_rows: pd.DataFrame, beats: pd.DataFrame) -> dict:
     """metrics.json's ``study``: per source/path, perturbation, eps: the pooled median true SNR
-    and each target's accuracy and fooling rate (mean over folds); and the matched-SNR cells."""
+    and each target's accuracy and fooling rate (mean over folds); the matched-SNR cells; and
+    where each attack first beats the noise control (``beats_noise_snr_db``: null if never)."""
     tree: dict = {}
     for row in table.itertuples(index=False):
         cell = tree.setdefault(f"{row.source}/{row.path}", {}).setdefault(row.kind, {}).setdefault(
@@ -169,6 +221,9 @@ def metrics_tree(table: pd.DataFrame, matched_rows: pd.DataFrame) -> dict:
     for row in matched_rows.itertuples(index=False):
         tree.setdefault("matched_snr", {}).setdefault(f"{row.source}/{row.path}", {}).setdefault(
             row.kind, {}).setdefault(row.target, {})[f"snr_{row.snr_db:g}"] = row.fooling_rate_mean
+    for row in beats.itertuples(index=False):
+        tree.setdefault("beats_noise_snr_db", {}).setdefault(f"{row.source}/{row.path}", {}).setdefault(
+            row.kind, {})[row.target] = row.snr_db
     return tree
 
 
@@ -234,9 +289,11 @@ def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes,
     tables.mkdir(parents=True, exist_ok=True)
     _write_csv(table, tables / "study_transfer.csv")
     matched_table(matched_rows, snr_targets, attacks, tables / "study_matched")
+    beats = beats_noise(table)
+    beats_noise_table(beats, tables / "study_beats_noise")
     figure_accuracy(table, figures_dir / "study_accuracy_vs_snr.png", attacks)
     figure_visqol(clips, figures_dir / "study_visqol_vs_snr.png")
     plot_series(table, Path(plots_dir))
     section = listening(results["audio"], results["scores"], clips, out_dir / "study_audio",
                         params["study"]["listening_clips"], sample_rate, classes)
-    return metrics_tree(table, matched_rows), section
+    return metrics_tree(table, matched_rows, beats), section
