@@ -28,10 +28,10 @@ algorithm, momentum 0.99, batched in torch).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
-import librosa
 import numpy as np
 import torch
 
@@ -79,20 +79,46 @@ class SpectrogramConfig:
         return 1 + n_samples // self.hop_length
 
 
+# torch's periodic windows, computed in float64, equal scipy's (librosa's get_window) to the
+# last bit in float32 for these names (tested); others come from scipy
+TORCH_WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
+
+
+def periodic_window(name: str, n: int) -> np.ndarray:
+    """The periodic ("fftbins") analysis window librosa.stft uses, float32."""
+    if name in TORCH_WINDOWS:
+        return TORCH_WINDOWS[name](n, periodic=True, dtype=torch.float64).numpy().astype(np.float32)
+    from scipy.signal import get_window
+
+    return get_window(name, n, fftbins=True).astype(np.float32)
+
+
 class Spectrogram:
     """Forward and inverse transforms for one configuration (filterbank built once)."""
 
     def __init__(self, config: SpectrogramConfig, device="cpu"):
         self.cfg = config
         self.device = torch.device(device)
-        # scipy's periodic ("fftbins") window, as librosa uses
-        window = librosa.filters.get_window(config.window, config.n_fft, fftbins=True)
-        self.window = torch.as_tensor(window, dtype=torch.float32, device=self.device)
-        mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                                  fmin=config.fmin, fmax=config.fmax)
-        self.mel_basis = torch.as_tensor(mel, dtype=torch.float32, device=self.device)
-        self._mel_basis_np = mel.astype(np.float32)
-        self._mel_pinv = None  # built on the first mel inversion
+        self.window = torch.as_tensor(periodic_window(config.window, config.n_fft), dtype=torch.float32,
+                                      device=self.device)
+
+    # librosa (and the scipy.signal it brings, ~1 s of a job's start-up) only where mel is used
+    @functools.cached_property
+    def _mel_basis_np(self) -> np.ndarray:
+        import librosa
+
+        cfg = self.cfg
+        return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                                   fmax=cfg.fmax).astype(np.float32)
+
+    @functools.cached_property
+    def mel_basis(self) -> torch.Tensor:
+        """The (n_mels, bins) librosa filterbank (slaney), built on first use."""
+        return torch.as_tensor(self._mel_basis_np, device=self.device)
+
+    @functools.cached_property
+    def _mel_pinv(self) -> torch.Tensor:
+        return torch.linalg.pinv(self.mel_basis)
 
     # -- forward -----------------------------------------------------------------
     def stft(self, audio) -> torch.Tensor:
@@ -176,8 +202,6 @@ class Spectrogram:
         batch, n_mels, frames = mel.shape
         mel = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)
         basis = self.mel_basis
-        if self._mel_pinv is None:
-            self._mel_pinv = torch.linalg.pinv(basis)
         target = basis.T @ mel
         estimate = torch.clamp(self._mel_pinv @ mel, min=self.cfg.amin)
         for _ in range(iterations):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from . import GTZAN_GENRES
 
@@ -205,6 +204,8 @@ class _Track:
         mix = (self.jitter(s.drums, 0.25) * drums + self.jitter(0.8) * bass
                + self.jitter(0.6) * comp + self.jitter(0.5) * lead)
         cutoff = min(self.jitter(s.brightness, 0.2), 0.45 * self.sr)
+        from scipy import signal  # here, not at import: ~0.6 s of every job that imports this module
+
         mix = signal.sosfilt(signal.butter(2, cutoff, fs=self.sr, output="sos"), mix)
         mix += self.jitter(s.noise, 0.4) * rng.standard_normal(self.n)
         return (mix / (np.max(np.abs(mix)) + 1e-9) * rng.uniform(0.3, 0.9)).astype(np.float32)

@@ -13,7 +13,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -104,6 +103,8 @@ def train_fold(kind: str, train_paths, checkpoint_path, history_path, fold: int,
             log.info("epoch %d: loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f s", epoch, record["loss"],
                      record["accuracy"], record["val_loss"], record["val_accuracy"], record["seconds"])
             _save_resume(resume_path, fingerprint, model, optimiser, state)
+    import pandas as pd  # here: the jobs that only evaluate (predict_clean) never import it
+
     model.load_state_dict(state["best"])
     history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
     best = history.loc[history["val_loss"].idxmin()]
