@@ -13,9 +13,9 @@ from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
 
+from .shapes import CNN1D_KERNELS, CNN1D_POOLS, TABLE_I_POOLS, cnn1d_output_length, cnn2d_output_shape
+
 MODEL_KINDS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
-CNN1D_KERNELS = (256, 64, 32, 16)  # Table II, each with stride 2
-CNN1D_POOLS = (8, 8)
 
 
 class Standardize(nn.Module):
@@ -34,18 +34,6 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-TABLE_I_POOLS = ((2, 2), (2, 2))  # (size, stride) of the two max-pools as Table I's text gives them
-AUTHORS_POOLS = ((2, 2), (4, 2))  # the authors' Keras code; gives the paper's own 60x103 STFT rows
-
-
-def cnn2d_output_shape(bins: int, frames: int, pools=TABLE_I_POOLS) -> tuple[int, int]:
-    """Spatial size after conv/conv/pool/conv/conv/pool (unpadded 3x3 convolutions,
-    square max-pools of (size, stride), floor division as in torch and Keras)."""
-    def after(n):
-        for size, stride in pools:
-            n = (n - 4 - size) // stride + 1
-        return n
-    return after(bins), after(frames)
 
 
 class CNN2D(nn.Module):
@@ -132,15 +120,6 @@ class Gammatone(nn.Module):
             self._spectrum = {key: torch.fft.rfft(self.weight[:, 0].flip(-1).to(x.dtype), size)}
         y = torch.fft.irfft(torch.fft.rfft(x, size) * self._spectrum[key], size)
         return y[..., taps - 1:n]
-
-
-def cnn1d_output_length(samples: int, taps: int) -> int:
-    n = (samples - taps + 1) // CNN1D_POOLS[0]
-    n = (n - CNN1D_KERNELS[0]) // 2 + 1
-    n = n // CNN1D_POOLS[1]
-    for kernel in CNN1D_KERNELS[1:]:
-        n = (n - kernel) // 2 + 1
-    return n // 2
 
 
 class CNN1D(nn.Module):

@@ -112,7 +112,7 @@ def validate(params: dict, source: str = "params.yaml", base_dir: str | Path = "
 
 def _cross_checks(p: dict, base_dir: Path) -> list[str]:
     """Rules that span several keys (the schema checks each key alone)."""
-    from .models import cnn1d_output_length, cnn2d_output_shape  # shapes only, no weights
+    from .shapes import cnn1d_output_length, cnn2d_output_shape  # arithmetic only: no torch at parse time
 
     problems = []
     sr = p["audio"]["sample_rate"]
