@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from crossrep import models, shapes
+from crossrep import models
+from crossrep.shapes import AUTHORS_POOLS, TABLE_I_POOLS, cnn1d_output_length, cnn2d_output_shape
 
 PAPER_2D = dict(widths=(32, 32, 64, 64), dense=1024)
 # Table I output shapes (height x width x channels) for STFT and mel inputs. With the pools
@@ -18,7 +19,7 @@ TABLE_I_ROWS = {
 }
 LAST_POOL = {("stft", "table_i"): (61, 104), ("mel", "table_i"): (13, 104),
              ("stft", "authors"): (60, 103), ("mel", "authors"): (12, 103)}
-POOLS = {"table_i": shapes.TABLE_I_POOLS, "authors": shapes.AUTHORS_POOLS}
+POOLS = {"table_i": TABLE_I_POOLS, "authors": AUTHORS_POOLS}
 TABLE_II = [109739, 13717, 6731, 841, 389, 179, 82, 41]
 
 
@@ -37,7 +38,7 @@ def test_cnn2d_matches_table_i_layer_by_layer(rep, bins, pools):
         assert shapes == expected
         flat = model.classifier[1]
         assert flat.in_features == 64 * expected[-1][0] * expected[-1][1] and flat.out_features == 1024
-        assert shapes.cnn2d_output_shape(bins, 431, POOLS[pools]) == LAST_POOL[rep, pools]
+        assert cnn2d_output_shape(bins, 431, POOLS[pools]) == LAST_POOL[rep, pools]
         assert model(x).shape == (1, 10)
     if rep == "stft":
         height, width = LAST_POOL[rep, pools]
@@ -46,7 +47,7 @@ def test_cnn2d_matches_table_i_layer_by_layer(rep, bins, pools):
 
 def test_cnn2d_authors_layer_scheme():
     """The authors' options: one BatchNorm (after conv1), LeakyReLU(0.2), dropout after pool 1."""
-    model = models.CNN2D(64, 431, 10, widths=(4, 4, 8, 8), dense=16, pools=shapes.AUTHORS_POOLS,
+    model = models.CNN2D(64, 431, 10, widths=(4, 4, 8, 8), dense=16, pools=AUTHORS_POOLS,
                          activation="leaky_relu", batchnorm="first_conv", conv_dropout=0.05)
     kinds = [type(layer).__name__ for layer in model.features]
     assert kinds == ["Conv2d", "BatchNorm2d", "LeakyReLU", "Conv2d", "LeakyReLU", "MaxPool2d", "Dropout",
@@ -70,7 +71,7 @@ def test_cnn1d_matches_table_ii_layer_by_layer():
         assert channels == [32, 32, 16, 16, 32, 64, 128, 128]
         assert model.classifier[1].in_features == 41 * 128 and model.classifier[1].out_features == 256
         assert model(x).shape == (1, 10)
-    assert shapes.cnn1d_output_length(110250, 512) == 41
+    assert cnn1d_output_length(110250, 512) == 41
 
 
 def test_gammatone_is_frozen_and_peaks_at_centre_frequencies():
