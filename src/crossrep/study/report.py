@@ -17,7 +17,7 @@ from ..listening import safe_name
 from ..reports import _save, _write_csv, plt, write_table
 from ..shards import open_shard, read_strings
 from . import CLEAN, NOISE
-from .summary import quality_figures, read_scores, segment_figures
+from .summary import at_snr, quality_figures, read_scores, segment_figures
 
 TARGET_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
 SOURCE_NAME = {("stft", "clean_phase"): "STFT 2D CNN", ("mel", "oracle_phase"): "mel 2D CNN (oracle phase)",
@@ -52,8 +52,6 @@ def over_folds(figures: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
 def matched(figures: pd.DataFrame, snr_targets) -> pd.DataFrame:
     """Per (source, path, kind, target, target SNR): segment accuracy and fooling rate read off
     each fold's curve (eps > 0) at that true SNR; mean, SD and how many folds reach it."""
-    from .summary import at_snr
-
     rows = []
     curves = figures[figures["eps"] > 0]
     for (source, path, kind, target), g in curves.groupby(["source", "path", "kind", "target"], sort=False):
@@ -80,8 +78,6 @@ def beats_noise(table: pd.DataFrame, margin: float = 10.0) -> pd.DataFrame:
     pooled median true SNR; the noise curve read there by ``summary.at_snr``, never
     extrapolated). With it: both accuracies and the attack's ViSQOL at that point. NaN SNR:
     the attack never beats the noise by the margin where the noise curve is defined."""
-    from .summary import at_snr
-
     rows = []
     curves = table[table["eps"] > 0]
     for (source, path, target), g in curves.groupby(["source", "path", "target"], sort=False):
