@@ -8,8 +8,10 @@ spectrograms and one Griffin-Lim iteration, at demo widths (params.yaml) and pap
 (presets/gtzan-paper.yaml). FLOPs: torch's FlopCounterMode for the models (convolutions,
 matrix products; Adam and the elementwise layers are not counted, so the fraction is a
 lower bound); FFTs by formula (2.5 N log2 N per real FFT of size N, the usual split-radix
-count). The memory-bound side: a large copy's bandwidth, and each step's bytes per FLOP
-next to the machine's (peak FLOP/s / copy bandwidth).
+count). The memory-bound side: a large copy's bandwidth, and each step's least DRAM traffic
+(``train_traffic``: every layer's activations and the weights, as if nothing stayed in
+cache), so each step is also set against its roofline bound, max(FLOPs / matmul rate,
+bytes / copy bandwidth).
 
     python bench/roofline.py                  # torch's default thread count
     python bench/roofline.py --threads 2
@@ -58,6 +60,33 @@ def counted_flops(fn) -> int:
     return counter.get_total_flops()
 
 
+def layer_bytes(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """(bytes of every leaf layer's output for input ``x``, bytes of the trainable weights)."""
+    total = [x.numel() * x.element_size()]
+    hooks = [m.register_forward_hook(lambda _m, _i, out: total.append(out.numel() * out.element_size()))
+             for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    weights = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return sum(total), weights
+
+
+def train_traffic(activations: int, weights: int) -> int:
+    """Least DRAM traffic of a training step, when no activation stays in cache: forward reads
+    each layer's input and writes its output (2x activations), backward reads the saved
+    input and the output gradient and writes the input gradient (3x); the weights are read
+    forward and backward, their gradient written and read, Adam reads and writes the weight
+    and both moments (9x weights)."""
+    return 5 * activations + 9 * weights
+
+
+def attack_traffic(activations: int, weights: int) -> int:
+    """The same for an attack iteration: forward and backward, no weight update."""
+    return 5 * activations + 2 * weights
+
+
 def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     """(name, batch, callable) of one model's compute steps."""
     sr, window = params["audio"]["sample_rate"], params["segment"]["window"]
@@ -88,9 +117,14 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
         with torch.no_grad():
             model(attack_x)
 
-    yield "train step", train_batch, train_step
-    yield ("attack iteration" if kind != "cnn1d" else "forward"), attack_batch, (
-        attack_iteration if kind != "cnn1d" else forward)
+    model.eval()
+    train_bytes = train_traffic(*layer_bytes(model, train_x))
+    attack_act, weights = layer_bytes(model, attack_x)
+    yield "train step", train_batch, train_step, train_bytes
+    if kind != "cnn1d":
+        yield "attack iteration", attack_batch, attack_iteration, attack_traffic(attack_act, weights)
+    else:
+        yield "forward", attack_batch, forward, 2 * attack_act + weights
 
 
 def fft_flops(n: int) -> float:
@@ -105,13 +139,18 @@ def spectrogram_steps(params: dict):
     batch = params["spectrogram"]["batch_size"]
     audio = torch.randn(batch, window)
     mel_flops = 2 * cfg.n_mels * cfg.n_stft_bins * frames
+    complex_bytes = batch * cfg.n_stft_bins * frames * 8
+    # audio in, framed copy, complex STFT out and its magnitude, mel out (each touched once)
     yield ("STFT + mel magnitude", batch, lambda: transform.magnitude("mel", audio),
-           batch * (frames * fft_flops(n_fft) + mel_flops))
+           batch * (frames * fft_flops(n_fft) + mel_flops),
+           audio.numel() * 4 * (1 + n_fft // cfg.hop_length) + complex_bytes * 3 // 2)
     gl_batch = params["reconstruction"]["batch_size"]
     mag = torch.rand(gl_batch, cfg.n_stft_bins, frames)
-    # one iteration (iSTFT + STFT) and the final iSTFT: three transforms of every frame
+    spectrum = gl_batch * cfg.n_stft_bins * frames * 8
+    # one iteration (iSTFT + STFT) and the final iSTFT: three transforms of every frame; each
+    # reads and writes a complex spectrum, the momentum update reads two and writes one
     yield ("Griffin-Lim, 1 iteration", gl_batch, lambda: transform.griffin_lim(mag, 1, window),
-           3 * gl_batch * frames * fft_flops(n_fft))
+           3 * gl_batch * frames * fft_flops(n_fft), 9 * spectrum)
 
 
 def main() -> None:
@@ -126,20 +165,26 @@ def main() -> None:
     peak, bandwidth = matmul_gflops(args.repeats), copy_gbytes(args.repeats)
     print(f"{args.threads} threads: float32 matmul {peak:.1f} GFLOP/s (2048^2), copy {bandwidth:.1f} GB/s; "
           f"machine balance {peak / bandwidth:.1f} FLOP/byte\n")
-    print(f"{'step':<44}{'batch':>6}{'GFLOP':>9}{'s/batch':>9}{'GFLOP/s':>9}{'of matmul':>11}")
+    # of matmul: achieved GFLOP/s / matmul GFLOP/s. FLOP/B: the step's arithmetic intensity
+    # (below the machine balance it is memory bound). bound: the time the roofline allows,
+    # max(FLOPs / matmul rate, bytes / copy bandwidth); of bound: that time / the measured time
+    print(f"{'step':<44}{'batch':>6}{'GFLOP':>8}{'GB':>7}{'FLOP/B':>7}{'s/batch':>9}{'GFLOP/s':>9}"
+          f"{'of matmul':>10}{'GB/s':>7}{'bound':>9}{'of bound':>9}")
     rows = []
     paper_model = {family: {**params["model"][family], **paper["model"][family]} for family in params["model"]}
     for widths, model_params, train_batch in (("demo", params["model"], params["train"]["batch_size"]),
                                               ("paper", paper_model, paper["train"]["batch_size"])):
         for kind in models.MODEL_KINDS:
-            for name, batch, fn in model_steps(kind, model_params, params, train_batch):
-                rows.append((f"{kind} {name} ({widths} widths)", batch, counted_flops(fn), fn))
-    for name, batch, fn, flops in spectrogram_steps(params):
-        rows.append((name, batch, flops, fn))
-    for name, batch, flops, fn in rows:
+            for name, batch, fn, traffic in model_steps(kind, model_params, params, train_batch):
+                rows.append((f"{kind} {name} ({widths} widths)", batch, counted_flops(fn), traffic, fn))
+    for name, batch, fn, flops, traffic in spectrogram_steps(params):
+        rows.append((name, batch, flops, traffic, fn))
+    for name, batch, flops, traffic, fn in rows:
         seconds = best_seconds(fn, args.repeats)
-        rate = flops / seconds / 1e9
-        print(f"{name:<44}{batch:>6}{flops / 1e9:>9.2f}{seconds:>9.3f}{rate:>9.1f}{rate / peak:>10.1%}")
+        bound = max(flops / peak, traffic / bandwidth) / 1e9
+        print(f"{name:<44}{batch:>6}{flops / 1e9:>8.2f}{traffic / 1e9:>7.2f}{flops / traffic:>7.1f}{seconds:>9.3f}"
+              f"{flops / seconds / 1e9:>9.1f}{flops / seconds / 1e9 / peak:>10.1%}{traffic / seconds / 1e9:>7.1f}"
+              f"{bound:>9.3f}{bound / seconds:>9.1%}")
 
 
 if __name__ == "__main__":

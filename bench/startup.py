@@ -26,7 +26,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 PREAMBLE = "import pickle, snakemake.logging, snakemake.iocontainers, snakemake.script"
-RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.M | re.S)
+RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", re.M | re.S)
 
 
 def script_rules() -> dict[str, dict]:

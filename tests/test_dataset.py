@@ -178,3 +178,40 @@ def test_clip_cap_keeps_evenly_spaced_clips_and_bounds_the_fold_spread(tmp_path)
     assert per_fold.loc["rock"].max() - per_fold.loc["rock"].min() <= 4
     uncapped = dataset.build_manifest(root, ["rock", "jazz"], 3, 6.0, 1.0, SR, WINDOW, 1e-5, seed=0)
     assert (uncapped.status != "skipped").sum() == 20
+
+
+def test_parts_pack_whole_clips_in_manifest_order_up_to_max_segments(tmp_path):
+    root = tmp_path / "music"
+    write_audio(root / "rock" / "mix.wav", tone(60, SR, 300), SR)      # 10 clips of 6 s, 1 segment each
+    for i in range(5):
+        write_audio(root / "rock" / f"s{i}.wav", tone(6, SR, 200 + 40 * i), SR)
+        write_audio(root / "jazz" / f"s{i}.wav", tone(6, SR, 230 + 40 * i), SR)
+    args = (root, ["rock", "jazz"], 3, 6.0, 1.0, SR, WINDOW, 1e-5)
+    one = dataset.build_manifest(*args, seed=0, overlap=0.75)
+    used = one[one.status != "skipped"]
+    assert set(used.part) == {1} and set(one[one.status == "skipped"].part) <= {0}
+    # every 6 s clip gives one 5 s segment: parts of two clips
+    split = dataset.build_manifest(*args, seed=0, overlap=0.75, max_segments=2)
+    assert split.drop(columns="part").equals(one.drop(columns="part"))   # only the parts differ
+    for fold, rows in split[split.status != "skipped"].groupby("fold"):
+        assert rows.part.tolist() == sorted(rows.part), fold              # consecutive runs, in manifest order
+        assert rows.groupby("part").size().max() <= 2
+        assert rows.part.tolist() == [1 + i // 2 for i in range(len(rows))]
+    path = tmp_path / "manifest.csv"
+    split.to_csv(path, index=False)
+    parts = dataset.fold_parts(path)
+    assert sorted(parts) == [1, 2, 3]
+    assert all(p == list(range(1, len(p) + 1)) for p in parts.values())
+    sizes = split[split.status != "skipped"].groupby("fold").size()
+    assert {f: len(p) for f, p in parts.items()} == {f: -(-int(n) // 2) for f, n in sizes.items()}
+
+
+def test_a_part_never_splits_a_clip_and_holds_at_most_max_segments():
+    # clips of 21, 3 and 1 segments in one fold: parts of at most 24 segments
+    m = pd.DataFrame(dict(fold=1, status="ok", samples=[30 * SR, 165375, 5 * SR, 30 * SR, 5 * SR]))
+    dataset.assign_parts(m, 24, 30 * SR, WINDOW, 0.75)
+    counts = [21, 3, 1, 21, 1]
+    assert m.part.tolist() == [1, 1, 2, 2, 2]
+    assert all(sum(c for c, p in zip(counts, m.part, strict=True) if p == k) <= 24 for k in (1, 2))
+    dataset.assign_parts(m, None, 30 * SR, WINDOW, 0.75)
+    assert m.part.tolist() == [1] * 5

@@ -51,10 +51,10 @@ def test_tables_and_metrics(run):
 
 
 def test_shards_and_figures(run):
-    with open_shard(run / "data/adversarial/stft/bim/fold1.h5", "spec", "probs", "linf") as h5:
+    with open_shard(run / "data/adversarial/stft/bim/fold1-part1.h5", "spec", "probs", "linf") as h5:
         assert h5["spec"].shape == (20, 257, 431) and h5["probs"].shape == (20, 10)
         assert h5["linf"][...].max() <= 0.3 + 1e-5 and h5.attrs["iterations"] == 10
-    with open_shard(run / "data/reconstructed/mel/bim/fold2.h5", "audio") as h5:
+    with open_shard(run / "data/reconstructed/mel/bim/fold2-part1.h5", "audio") as h5:
         assert h5["audio"].shape == (20, 110250)
     figures = run / "reports/figures"
     for name in ("training_curves", "fig4_stft_fgsm", "fig4_mel_bim", "accuracy_vs_eps", "snr_distributions"):

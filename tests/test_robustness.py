@@ -1,5 +1,6 @@
 """Interrupted runs (SIGKILL mid-training and mid-attack) and determinism, for real: the
-killed-and-resumed run must end byte-identical to the session's uninterrupted run."""
+killed-and-resumed run, with every fold split into two shard parts, must end byte-identical
+to the session's uninterrupted run of one part per fold."""
 import copy
 import os
 import signal
@@ -36,8 +37,11 @@ def _mtimes(paths):
 
 
 def test_sigkill_mid_training_and_mid_attack_then_rerun_gives_identical_metrics(tmp_path, default_params, pipeline_run):
-    wf = write_workflow(tmp_path / "wf", pipeline_params(default_params))
+    params = pipeline_params(default_params)
+    params["shards"]["max_segments"] = 10     # two parts of 5 clips (10 segments) per fold
+    wf = write_workflow(tmp_path / "wf", params)
     snakemake(wf, "all_spectrograms")
+    assert len(list((wf / "data/segments").glob("fold*-part*.h5"))) == 3 * 2
     done_before = _mtimes(sorted((wf / "data").rglob("*.h5")))
 
     # 1. killed in the middle of training: after an epoch checkpoint, before the model file
@@ -67,17 +71,18 @@ def test_sigkill_mid_training_and_mid_attack_then_rerun_gives_identical_metrics(
     _kill_when(proc, lambda: any((wf / "data").glob("adversarial/*/*/.fold*.part")))
     for shard in (wf / "data").glob("adversarial/*/*/fold*.h5"):   # only complete shards carry the name
         with open_shard(shard, "spec") as h5:
-            assert h5["spec"].shape[0] == h5.attrs["rows"] == 20
+            assert h5["spec"].shape[0] == h5.attrs["rows"] == 10
     snakemake(wf, "--unlock")
     snakemake(wf, "all_attacks")
-    shards = sorted((wf / "data").glob("adversarial/*/*/fold*.h5"))
-    assert len(shards) == 2 * 2 * 3 and not list(wf.rglob("*.part"))
+    shards = sorted((wf / "data").glob("adversarial/*/*/fold*-part*.h5"))
+    assert len(shards) == 2 * 2 * 3 * 2 and not list(wf.rglob("*.part"))
     for shard in shards:
         with open_shard(shard, "spec", "probs") as h5:
-            assert h5["spec"].shape[0] == 20
+            assert h5["spec"].shape[0] == 10
 
-    # 3. determinism: this plain `snakemake` run, killed twice and resumed, ends with the same
-    # bytes as the session's uninterrupted `dvc repro` of the same params and seed
+    # 3. determinism: this plain `snakemake` run, killed twice and resumed, in two parts per
+    # fold, ends with the same bytes as the session's uninterrupted `dvc repro` of the same
+    # params and seed in one part per fold: parts merge, and nothing seeds by position
     snakemake(wf)
     assert (wf / "reports/metrics.json").read_bytes() == (pipeline_run / "reports/metrics.json").read_bytes()
 

@@ -60,15 +60,16 @@ def test_pipeline_through_slurm_profile(cluster, tmp_path, default_params):
     # every kind of cluster job once or more (the GPU rules, the training group, the study's
     # perturbation and scoring), not the whole pipeline: each cluster job parses the workflow
     # again, and the rebuild/transfer/report rules add nothing the profile treats differently
-    targets = ["all_models", "all_attacks", "data/study/scores/cnn1d/fold1.h5"]
+    targets = ["all_models", "all_attacks", "data/study/scores/cnn1d/fold1-part1.h5"]
+    snakemake(wf, "manifest")   # the checkpoint that plans the shard parts: a dry run sees every job after it
     planned = snakemake(wf, "--profile", str(profile), "--dry-run", *targets)
     run = snakemake(wf, "--profile", str(profile), *targets, timeout=1800)
     assert "submitted with SLURM jobid" in run.stdout + run.stderr
     for model in ("cnn1d", "cnn2d_stft", "cnn2d_mel"):
         assert all((wf / f"models/{model}/fold{k}.pt").stat().st_size > 0 for k in (1, 2))
     for rep in ("stft", "mel"):
-        assert all((wf / f"data/adversarial/{rep}/fgsm/fold{k}.h5").stat().st_size > 0 for k in (1, 2))
-    assert (wf / "data/study/scores/cnn1d/fold1.h5").stat().st_size > 0
+        assert all((wf / f"data/adversarial/{rep}/fgsm/fold{k}-part1.h5").stat().st_size > 0 for k in (1, 2))
+    assert (wf / "data/study/scores/cnn1d/fold1-part1.h5").stat().st_size > 0
 
     # every non-local job went through sbatch and is in the accounting database; the
     # profile groups each training with its clean predictions (comment: rule_<group>_<rules>)

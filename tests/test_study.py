@@ -7,7 +7,7 @@ import torch
 
 from crossrep import metrics, models, synthetic
 from crossrep.features import Spectrogram, SpectrogramConfig
-from crossrep.study.clips import choose, tile, untile
+from crossrep.study.clips import choose, studied_parts, tile, untile
 from crossrep.study.perturb import Source, rebuilt_windows
 from crossrep.study.summary import at_snr, segment_figures
 
@@ -143,3 +143,13 @@ def test_studied_clips_are_the_first_per_genre_by_recording_and_offset():
                          "offset": [k * 100 for k in range(12)]}).iloc[::-1]
     assert list(choose(long, 3)["track_id"]) == ["a/x#0", "a/x#1", "a/x#2"]
     assert list(choose(long, None)["offset"]) == sorted(long["offset"])
+
+
+def test_study_jobs_run_on_the_parts_that_hold_a_studied_clip():
+    # fold 1: genre a's first clip in part 2, genre b's in part 1; fold 2: all in part 1
+    m = pd.DataFrame({"track_id": ["b/0", "b/1", "a/1", "a/0", "a/2", "b/9", "x"],
+                      "label": [1, 1, 0, 0, 0, 1, 0], "fold": [1, 1, 1, 1, 2, 2, 2],
+                      "part": [1, 1, 2, 3, 1, 1, 0], "status": ["ok"] * 6 + ["skipped"]})
+    m["source"], m["offset"] = m["track_id"], 0
+    assert studied_parts(m, 1) == {1: [1, 3], 2: [1]}        # a/0 lies in part 3, b/0 in part 1
+    assert studied_parts(m, None) == {1: [1, 2, 3], 2: [1]}

@@ -17,7 +17,10 @@ import pandas as pd
 
 from . import audio
 
-COLUMNS = ["track_id", "source", "genre", "label", "fold", "offset", "samples", "status", "reason"]
+# Set (to anything) while deriving dvc.yaml: the workflow plans one shard part per fold, as
+# the rules, not a dataset, are what is derived (the real parts come from the manifest).
+PLAN_ONE_PART = "CROSSREP_PLAN_ONE_PART"
+COLUMNS = ["track_id", "source", "genre", "label", "fold", "part", "offset", "samples", "status", "reason"]
 
 
 class DatasetError(ValueError):
@@ -68,12 +71,15 @@ def _clips(n: int, clip: int, tolerance: int, window: int, sample_rate: int):
 
 def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_seconds: float,
                    sample_rate: int, window: int, silence_threshold: float, seed: int,
-                   progress=None, max_clips_per_recording: int | None = None) -> pd.DataFrame:
-    """Decode every file once (streamed), cut clips, assign balanced folds; return the manifest.
+                   progress=None, max_clips_per_recording: int | None = None, overlap: float = 0.75,
+                   max_segments: int | None = None) -> pd.DataFrame:
+    """Decode every file once (streamed), cut clips, assign balanced folds and shard parts;
+    return the manifest.
 
     ``max_clips_per_recording``: keep at most this many clips of one recording, evenly
     spaced over it (the rest are rows with status ``skipped`` and the reason), so a few
-    long recordings cannot dominate a genre; None keeps every clip."""
+    long recordings cannot dominate a genre; None keeps every clip. ``max_segments``: the
+    most segments one shard part holds (:func:`assign_parts`); None: one part per fold."""
     root = Path(root)
     clip = int(round(clip_seconds * sample_rate))
     tolerance = int(round(pad_tolerance_seconds * sample_rate))
@@ -81,7 +87,7 @@ def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_
     files = scan(root, genres)
     for genre, path in (progress(files) if progress else files):
         source = path.relative_to(root).as_posix()
-        base = dict(source=source, genre=genre, label=genres.index(genre), fold=0, offset=0, samples=0)
+        base = dict(source=source, genre=genre, label=genres.index(genre), fold=0, part=0, offset=0, samples=0)
         track = f"{genre}/{path.name}"
         try:
             if path.suffix.lower() not in audio.AUDIO_EXTENSIONS:
@@ -105,6 +111,7 @@ def build_manifest(root, genres, folds: int, clip_seconds: float, pad_tolerance_
                              samples=samples, status=status, reason=note))
     manifest = pd.DataFrame(rows, columns=COLUMNS)
     assign_folds(manifest, genres, folds, seed)
+    assign_parts(manifest, max_segments, clip, window, overlap)
     return manifest
 
 
@@ -145,6 +152,33 @@ def assign_folds(manifest: pd.DataFrame, genres, folds: int, seed: int) -> None:
             smallest[0] += int(clips[source])
             smallest[1] += 1
         manifest.loc[rows, "fold"] = manifest.loc[rows, "source"].map(fold_of)
+
+
+def assign_parts(manifest: pd.DataFrame, max_segments: int | None, clip: int, window: int, overlap: float) -> None:
+    """Shard parts: each fold's usable clips, in manifest order, packed into consecutive parts
+    (1, 2, ...) of at most ``max_segments`` segments (a clip's windows, silent ones included,
+    so the bound holds before silence is dropped); a clip is never split. The parts of a
+    fold, read in order, are the fold's rows in the order one shard would hold them.
+    Skipped rows get part 0."""
+    manifest["part"] = 0
+    usable = manifest["status"] != "skipped"
+    for fold in sorted(manifest.loc[usable, "fold"].unique()):
+        rows = manifest.index[usable & (manifest["fold"] == fold)]
+        part, filled = 1, 0
+        for i in rows:
+            length = clip if manifest.at[i, "status"] == "padded" else int(manifest.at[i, "samples"])
+            count = len(audio.segment_starts(length, window, overlap))
+            if max_segments is not None and filled and filled + count > max_segments:
+                part, filled = part + 1, 0
+            manifest.at[i, "part"] = part
+            filled += count
+
+
+def fold_parts(path) -> dict[int, list[int]]:
+    """{fold: its part numbers} of a manifest file."""
+    table = read_manifest(path)
+    used = table[table["status"] != "skipped"]
+    return {int(f): sorted(int(p) for p in g.unique()) for f, g in used.groupby("fold")["part"]}
 
 
 def read_manifest(path) -> pd.DataFrame:

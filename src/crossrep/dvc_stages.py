@@ -68,19 +68,29 @@ HEADER = """\
 """
 
 
-def load_jobs(snakefile: Path, configfiles: list[Path]):
-    """(workflow, every job of a --forceall DAG for the default target)."""
+def load_jobs(snakefile: Path, configfiles: list[Path], forceall: bool = True):
+    """(workflow, every job of the DAG for the default target): with ``forceall`` every job
+    of the workflow, one shard part per fold (the manifest checkpoint is to be rerun, so
+    its parts are unknown); else the jobs still to run, their parts read from an existing
+    manifest (bench/scale.py plans simulated collections so)."""
     from snakemake.api import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings, SnakemakeApi
 
-    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-        workflow_api = api.workflow(ResourceSettings(), ConfigSettings(configfiles=configfiles),
-                                    snakefile=snakefile, workdir=snakefile.parent)
-        dag_api = workflow_api.dag(DAGSettings(forceall=True))
-        workflow = workflow_api._workflow            # no public API exposes the job graph
-        workflow.dag_settings = dag_api.dag_settings
-        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
-        workflow._build_dag()
-        return workflow, list(workflow.dag.jobs)
+    from .dataset import PLAN_ONE_PART
+
+    if forceall:
+        os.environ[PLAN_ONE_PART] = "1"
+    try:
+        with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+            workflow_api = api.workflow(ResourceSettings(), ConfigSettings(configfiles=configfiles),
+                                        snakefile=snakefile, workdir=snakefile.parent)
+            dag_api = workflow_api.dag(DAGSettings(forceall=forceall))
+            workflow = workflow_api._workflow            # no public API exposes the job graph
+            workflow.dag_settings = dag_api.dag_settings
+            workflow._prepare_dag(forceall=forceall, ignore_incomplete=True, lock_warn_only=True)
+            workflow._build_dag()
+            return workflow, list(workflow.dag.jobs)
+    finally:
+        os.environ.pop(PLAN_ONE_PART, None)
 
 
 def out_path(pattern: str, is_directory: bool) -> str:

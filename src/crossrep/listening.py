@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .audio import write_wav
-from .shards import atomic_path, open_shard, read_strings
+from .shard_rows import ShardRows
+from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts
 
 
 def safe_name(text: str) -> str:
@@ -26,9 +27,8 @@ def safe_name(text: str) -> str:
     return name[:80]
 
 
-def _predictions(path) -> np.ndarray:
-    with open_shard(path, "probs") as h5:
-        return h5["probs"][...].argmax(1)
+def _predictions(paths) -> np.ndarray:
+    return read_parts(paths, "probs")["probs"].argmax(1)
 
 
 def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int):
@@ -36,18 +36,20 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
 
     ``sources``: {"original": {"cnn1d": prediction shard},
                   "rep/condition": {"rebuilt": shard, "cnn2d": shard with probs, "cnn1d": shard, "snr": csv}}
-    All shards list the fold's segments in the same order, so one row index addresses them all.
+    Each shard (and ``segments_path``) may be a fold's list of parts. All list the fold's
+    segments in the same order, so one row index addresses them all.
     """
     out_dir, out_json = Path(out_dir), Path(out_json)
     versions = {name: dict(src, cnn2d=_predictions(src["cnn2d"]), cnn1d=_predictions(src["cnn1d"]),
-                           snr=pd.read_csv(src["snr"]))
+                           snr=read_csv_parts(src["snr"]))
                 for name, src in sources.items() if name != "original"}
     original_1d = _predictions(sources["original"]["cnn1d"])
+    with open_shard(part_paths(segments_path)[0], "audio") as first:
+        genres = json.loads(first.attrs["genres"])
     with ExitStack() as stack:
-        seg = stack.enter_context(open_shard(segments_path, "audio"))
-        rebuilt = {name: stack.enter_context(open_shard(v["rebuilt"], "audio")) for name, v in versions.items()}
-        genres = json.loads(seg.attrs["genres"])
-        tracks, labels, segments = read_strings(seg["track_id"]), seg["label"][...], seg["segment"][...]
+        seg = stack.enter_context(ShardRows(segments_path, "audio"))
+        rebuilt = {name: stack.enter_context(ShardRows(v["rebuilt"], "audio")) for name, v in versions.items()}
+        tracks, labels, segments = seg.track_ids, seg.labels, seg.segments
         picks = []
         for label in np.unique(labels):
             for track in sorted(set(tracks[labels == label]))[:per_genre]:
@@ -57,11 +59,11 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
         for row in picks:
             genre, track = genres[labels[row]], str(tracks[row])
             stem = f"{safe_name(genre)}/{safe_name(track)}_seg{segments[row]}"
-            write_wav(out_dir / f"{stem}_original.wav", seg["audio"][row], sample_rate)
+            write_wav(out_dir / f"{stem}_original.wav", seg.read([row])[0], sample_rate)
             entries = [dict(name="original", file=f"{stem}_original.wav", cnn2d=None,
                             cnn1d=genres[original_1d[row]])]
             for name, v in versions.items():
-                write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[name]["audio"][row], sample_rate)
+                write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[name].read([row])[0], sample_rate)
                 snr = v["snr"].iloc[row]
                 entries.append(dict(name=name, file=f"{stem}_{safe_name(name)}.wav", cnn2d=genres[v["cnn2d"][row]],
                                     cnn1d=genres[v["cnn1d"][row]], true_snr_db=_num(snr["true_snr_db"]),

@@ -126,6 +126,10 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
         problems.append("dataset.pad_tolerance_seconds: must be smaller than dataset.clip_seconds")
     if int(seg["window"] * (1 - seg["overlap"])) < 1:
         problems.append(f"segment.overlap: {seg['overlap']} leaves a hop of 0 samples; use a smaller overlap")
+    per_clip = 1 + (clip - seg["window"]) // max(int(seg["window"] * (1 - seg["overlap"])), 1)
+    if seg["window"] <= clip and p["shards"]["max_segments"] < per_clip:
+        problems.append(f"shards.max_segments: {p['shards']['max_segments']} is fewer than one clip's "
+                        f"{per_clip} segments (a clip is never split over parts); raise it")
     if spec["n_fft"] > seg["window"]:
         problems.append(f"spectrogram.n_fft: {spec['n_fft']} exceeds segment.window {seg['window']}")
     if spec["fmax"] > sr / 2:

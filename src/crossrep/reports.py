@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import metrics  # noqa: E402
-from .shards import atomic_path, open_shard, read_strings  # noqa: E402
+from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings  # noqa: E402
 
 AGG = ("segments", "vote", "sum")
 AGG_HEAD = {"segments": "Segments", "vote": "MV Aggregation", "sum": "SR Aggregation"}
@@ -28,19 +28,20 @@ SNR_KINDS = {"true_snr_db": "true SNR vs clean rebuild (eq. 3)",
 VS_CLEAN_REBUILD = ("true_snr_db", "level_ratio_db")  # identical signals in the None row: infinite
 
 
-def shard_accuracy(path) -> dict:
-    with open_shard(path, "probs", "label", "track_id") as h5:
-        return metrics.accuracies(h5["probs"][...], h5["label"][...], read_strings(h5["track_id"]))
+def shard_accuracy(paths) -> dict:
+    """Accuracies of one prediction shard or of a fold's parts taken together."""
+    columns = read_parts(paths, "probs", "label", "track_id")
+    return metrics.accuracies(columns["probs"], columns["label"], columns["track_id"])
 
 
 def fold_summary(paths_by_fold: dict) -> dict:
-    """{fold: prediction shard} -> {segments|vote|sum: {mean, sd, fold1..}} in percent."""
+    """{fold: prediction shard or its parts} -> {segments|vote|sum: {mean, sd, fold1..}} in percent."""
     per_fold = {fold: shard_accuracy(path) for fold, path in paths_by_fold.items()}
     return {agg: metrics.summarise({f: 100 * acc[agg] for f, acc in per_fold.items()}) for agg in AGG}
 
 
 def snr_summary(csv_by_fold: dict) -> dict:
-    frame = pd.concat([pd.read_csv(p).assign(fold=f) for f, p in csv_by_fold.items()], ignore_index=True)
+    frame = pd.concat([read_csv_parts(p).assign(fold=f) for f, p in csv_by_fold.items()], ignore_index=True)
     return {kind: metrics.snr_summary(frame[kind].to_numpy()) for kind in SNR_KINDS}
 
 
@@ -177,8 +178,8 @@ def training_curves(histories: dict, path: Path):
 
 
 def confusion(path_in, classes, path: Path, title: str):
-    with open_shard(path_in, "probs", "label") as h5:
-        pred, label = h5["probs"][...].argmax(1), h5["label"][...]
+    columns = read_parts(path_in, "probs", "label")
+    pred, label = columns["probs"].argmax(1), columns["label"]
     matrix = np.zeros((len(classes), len(classes)), int)
     np.add.at(matrix, (label, pred), 1)
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -195,8 +196,9 @@ def confusion(path_in, classes, path: Path, title: str):
 
 
 def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
-    """The paper's Fig. 4: clean spectrogram, perturbation, adversarial spectrogram."""
-    with open_shard(clean_path, "spec") as c, open_shard(adversarial_path, "spec") as a:
+    """The paper's Fig. 4: clean spectrogram, perturbation, adversarial spectrogram (``row``
+    of the first of a fold's parts)."""
+    with open_shard(part_paths(clean_path)[0], "spec") as c, open_shard(part_paths(adversarial_path)[0], "spec") as a:
         clean, adv = c["spec"][row], a["spec"][row]
         track = read_strings(c["track_id"], slice(row, row + 1))[0]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -260,7 +262,7 @@ def snr_histograms(snr_csvs: dict, path: Path):
         for cond, by_fold in by_cond.items():
             if cond == "clean":
                 continue
-            values = pd.concat([pd.read_csv(p) for p in by_fold.values()])["true_snr_db"]
+            values = pd.concat([read_csv_parts(p) for p in by_fold.values()])["true_snr_db"]
             values = values[np.isfinite(values)]
             ax.hist(values, bins=30, alpha=0.6, label=f"{cond.upper()} (n={len(values)})")
         ax.set_title(f"{REP_NAME[rep]}: true SNR of rebuilt adversarial audio")

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shards import open_shard, read_strings
+from .shards import open_shard, part_paths, read_strings
 
 
 class ShardRows:
-    """The rows of dataset ``name`` across several shards, read in batches by index."""
+    """The rows of dataset ``name`` across several shards (e.g. a fold's parts, or the
+    training folds' parts), in the order given, read in batches by index."""
 
     def __init__(self, paths, name: str):
         self.name = name
-        self.files = [open_shard(p, name, "label", "track_id", "segment") for p in paths]
+        self.files = [open_shard(p, name, "label", "track_id", "segment") for p in part_paths(paths)]
         sizes = [f[name].shape[0] for f in self.files]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
         self.labels = np.concatenate([f["label"][...] for f in self.files]).astype(np.int64)

@@ -116,6 +116,30 @@ def open_shard(path, *required: str) -> h5py.File:
     return h5
 
 
+def part_paths(paths) -> list:
+    """One shard path, or the parts of one fold (a list, in part order), as a list."""
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
+def read_parts(paths, *names: str) -> dict[str, np.ndarray]:
+    """Whole (small) datasets ``names`` of one shard or of a fold's parts, concatenated in
+    part order (strings decoded): the fold's rows as one shard would list them."""
+    columns = {name: [] for name in names}
+    for path in part_paths(paths):
+        with open_shard(path, *names) as h5:
+            for name in names:
+                ds = h5[name]
+                columns[name].append(read_strings(ds) if ds.dtype.kind == "O" else ds[...])
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
+
+
+def read_csv_parts(paths):
+    """One per-part CSV (e.g. SNRs), or a fold's part CSVs concatenated in part order."""
+    import pandas as pd
+
+    return pd.concat([pd.read_csv(p) for p in part_paths(paths)], ignore_index=True)
+
+
 def read_strings(ds, selection=slice(None)) -> np.ndarray:
     return np.asarray(ds.asstr()[selection], dtype=object)
 

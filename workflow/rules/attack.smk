@@ -6,11 +6,11 @@ rule adversarial:
         checkpoint=output_of("train", "checkpoint", model="cnn2d_{rep}"),
         spectrograms=rules.spectrograms.output[0],
     output:
-        "data/adversarial/{rep}/{attack}/fold{fold}.h5",
+        "data/adversarial/{rep}/{attack}/fold{fold}-part{part}.h5",
     log:
-        "logs/adversarial/{rep}/{attack}/fold{fold}.log",
+        "logs/adversarial/{rep}/{attack}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/adversarial/{rep}/{attack}/fold{fold}.tsv"
+        "benchmarks/adversarial/{rep}/{attack}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: config["train"]["threads"]
@@ -21,7 +21,7 @@ rule adversarial:
         config=lambda wc: config_of(*attack_keys(wc.attack)),
         code=code_version("adversarial"),
     message:
-        "{wildcards.attack} on the {wildcards.rep} spectrograms of fold {wildcards.fold}"
+        "{wildcards.attack} on the {wildcards.rep} spectrograms of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/adversarial.py"
 
@@ -29,7 +29,7 @@ rule adversarial:
 rule eps_sweep:
     input:
         checkpoint=output_of("train", "checkpoint", model="cnn2d_{rep}"),
-        spectrograms=rules.spectrograms.output[0],
+        spectrograms=lambda wc: fold_outputs("spectrograms", rep=wc.rep, fold=wc.fold),
     output:
         "data/eps_sweep/{rep}/{attack}/fold{fold}.csv",
     log:
@@ -53,5 +53,5 @@ rule eps_sweep:
 
 rule all_attacks:
     input:
-        expand(rules.adversarial.output[0], rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),
+        lambda wc: every_part("adversarial", rep=REPRESENTATIONS, attack=ATTACKS),
         expand(rules.eps_sweep.output[0], rep=REPRESENTATIONS, attack=ATTACKS, fold=FOLDS),

@@ -3,12 +3,15 @@
 # params.yaml) and the version of the code the script runs (`params: code=...`):
 # Snakemake reruns a job when either changes, and `python -m crossrep.dvc_stages`
 # derives dvc.yaml's stages from the same rules.
+import functools
+import os
 from pathlib import Path
 
 import crossrep
 from crossrep import dataset, provenance
 from crossrep.params import select
 from crossrep.study import SOURCE_MODEL as STUDY_SOURCE_MODEL
+from crossrep.study.clips import studied_parts
 
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
 REPRESENTATIONS = list(crossrep.REPRESENTATIONS)
@@ -26,6 +29,7 @@ if not PACKAGE_DIR.is_dir():
 
 wildcard_constraints:
     fold=r"\d+",
+    part=r"\d+",
     rep="|".join(crossrep.REPRESENTATIONS),
     model="|".join(crossrep.MODELS),
     attack="|".join(crossrep.ATTACK_METHODS),
@@ -41,6 +45,44 @@ def dataset_inputs():
     if config["dataset"]["kind"] == "synthetic":
         return [DATA_ROOT]
     return dataset.files(DATA_ROOT, config["dataset"]["genres"])
+
+
+@functools.lru_cache
+def _manifest_parts(manifest, mtime_ns):
+    """({fold: parts}, {fold: parts holding studied clips}) of one manifest version."""
+    table = dataset.read_manifest(manifest)
+    return dataset.fold_parts(manifest), studied_parts(table, config["study"]["clips_per_genre"])
+
+
+def parts(fold, studied=False):
+    """The shard parts (1, 2, ...) of one fold, as the manifest assigns them
+    (``shards.max_segments``); ``studied``: only those holding a clip the study perturbs.
+    Known once the manifest checkpoint has run: Snakemake plans the per-part jobs after it.
+    crossrep.dvc_stages derives dvc.yaml from the rules, not from a dataset, and plans one
+    part per fold (``dataset.PLAN_ONE_PART``)."""
+    if os.environ.get(dataset.PLAN_ONE_PART):
+        return [1]
+    manifest = checkpoints.manifest.get().output[0]
+    return _manifest_parts(manifest, os.stat(manifest).st_mtime_ns)[int(studied)].get(int(fold), [])
+
+
+def study_rule(rule):
+    return rule.startswith("study_")
+
+
+def fold_outputs(rule, name=0, *, fold, **wildcards):
+    """A per-part rule's outputs for every part of one fold, in part order (the fold's rows)."""
+    return [output_of(rule, name, fold=fold, part=p, **wildcards) for p in parts(fold, study_rule(rule))]
+
+
+def every_part(rule, name=0, **lists):
+    """A per-part rule's outputs over every fold and part and every combination of ``lists``."""
+    return [
+        f
+        for k in FOLDS
+        for p in parts(k, study_rule(rule))
+        for f in expand(output_of(rule, name, fold=k, part=p), **lists)
+    ]
 
 
 def config_of(*keys):
@@ -90,11 +132,11 @@ def study_perturb_keys(source):
     )
 
 
-def model_input(model, fold):
-    """The shard a model reads for one fold: spectrograms for 2D CNNs, segments for the 1D CNN."""
+def model_input(model, fold, part):
+    """The shard a model reads for one fold part: spectrograms for 2D CNNs, segments for the 1D CNN."""
     if model == "cnn1d":
-        return output_of("segments", fold=fold)
-    return output_of("spectrograms", rep=model.split("_")[1], fold=fold)
+        return output_of("segments", fold=fold, part=part)
+    return output_of("spectrograms", rep=model.split("_")[1], fold=fold, part=part)
 
 
 def train_keys(model):
@@ -106,56 +148,63 @@ def train_keys(model):
     return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram_keys(model.split("_")[1]))
 
 
-def condition_source(rep, condition, fold):
+def condition_source(rep, condition, fold, part):
     if condition == "clean":
-        return output_of("spectrograms", rep=rep, fold=fold)
-    return output_of("adversarial", rep=rep, attack=condition, fold=fold)
+        return output_of("spectrograms", rep=rep, fold=fold, part=part)
+    return output_of("adversarial", rep=rep, attack=condition, fold=fold, part=part)
 
 
 def listening_sources(fold):
-    """For one fold: the shards behind each version of a listening sample."""
-    sources = {"original": {"cnn1d": output_of("predict_clean", model="cnn1d", fold=fold)}}
+    """For one fold: the shards behind each version of a listening sample (each a list of
+    the fold's parts, in order)."""
+    sources = {"original": {"cnn1d": fold_outputs("predict_clean", model="cnn1d", fold=fold)}}
     for rep in REPRESENTATIONS:
         for condition in CONDITIONS:
             sources[f"{rep}/{condition}"] = {
-                "rebuilt": output_of("reconstruct", rep=rep, condition=condition, fold=fold),
+                "rebuilt": fold_outputs("reconstruct", rep=rep, condition=condition, fold=fold),
                 "cnn2d": (
-                    output_of("predict_clean", model=f"cnn2d_{rep}", fold=fold)
+                    fold_outputs("predict_clean", model=f"cnn2d_{rep}", fold=fold)
                     if condition == "clean"
-                    else output_of("adversarial", rep=rep, attack=condition, fold=fold)
+                    else fold_outputs("adversarial", rep=rep, attack=condition, fold=fold)
                 ),
-                "cnn1d": output_of("transfer", "predictions", rep=rep, condition=condition, fold=fold),
-                "snr": output_of("transfer", "snr", rep=rep, condition=condition, fold=fold),
+                "cnn1d": fold_outputs("transfer", "predictions", rep=rep, condition=condition, fold=fold),
+                "snr": fold_outputs("transfer", "snr", rep=rep, condition=condition, fold=fold),
             }
     return sources
 
 
 def flat(nested):
-    return [v for x in nested.values() for v in (flat(x) if isinstance(x, dict) else [x])]
+    """Every path in a tree of dicts and lists (e.g. a fold's parts)."""
+    values = nested.values() if isinstance(nested, dict) else nested
+    return [v for x in values for v in (flat(x) if isinstance(x, (dict, list)) else [x])]
 
 
 def report_results():
-    """Every per-fold result the report reads, by kind."""
+    """Every per-fold result the report reads, by kind: per fold a path, or for per-part
+    rules the list of the fold's parts."""
 
     def by_fold(rule, name=0, **wildcards):
         return {k: output_of(rule, name, fold=k, **wildcards) for k in FOLDS}
 
+    def by_part(rule, name=0, **wildcards):
+        return {k: fold_outputs(rule, name, fold=k, **wildcards) for k in FOLDS}
+
     return {
-        "clean": {m: by_fold("predict_clean", model=m) for m in MODELS},
+        "clean": {m: by_part("predict_clean", model=m) for m in MODELS},
         "history": {m: by_fold("train", "history", model=m) for m in MODELS},
-        "adversarial": {r: {a: by_fold("adversarial", rep=r, attack=a) for a in ATTACKS} for r in REPRESENTATIONS},
+        "adversarial": {r: {a: by_part("adversarial", rep=r, attack=a) for a in ATTACKS} for r in REPRESENTATIONS},
         "transfer": {
-            r: {c: by_fold("transfer", "predictions", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS
+            r: {c: by_part("transfer", "predictions", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS
         },
-        "snr": {r: {c: by_fold("transfer", "snr", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS},
+        "snr": {r: {c: by_part("transfer", "snr", rep=r, condition=c) for c in CONDITIONS} for r in REPRESENTATIONS},
         "eps_sweep": {r: {a: by_fold("eps_sweep", rep=r, attack=a) for a in ATTACKS} for r in REPRESENTATIONS},
-        "segments": by_fold("segments"),
+        "segments": by_part("segments"),
         "listening": by_fold("listening", "samples"),
-        "spectrograms": {r: by_fold("spectrograms", rep=r) for r in REPRESENTATIONS},
+        "spectrograms": {r: by_part("spectrograms", rep=r) for r in REPRESENTATIONS},
         "manifest": str(rules.manifest.output[0]),
         "study": {
-            "scores": {s: by_fold("study_score", source=s) for s in STUDY_SOURCES},
-            "quality": {s: by_fold("study_perturb", "quality", source=s) for s in STUDY_SOURCES},
-            "audio": {s: by_fold("study_perturb", "audio", source=s) for s in STUDY_SOURCES},
+            "scores": {s: by_part("study_score", source=s) for s in STUDY_SOURCES},
+            "quality": {s: by_part("study_perturb", "quality", source=s) for s in STUDY_SOURCES},
+            "audio": {s: by_part("study_perturb", "audio", source=s) for s in STUDY_SOURCES},
         },
     }

@@ -30,7 +30,9 @@ if config["dataset"]["kind"] == "synthetic":
             "../scripts/synthesize.py"
 
 
-rule manifest:
+# A checkpoint: the manifest assigns each fold's shard parts, and the per-part jobs that
+# follow are planned from it (common.smk: parts).
+checkpoint manifest:
     input:
         dataset_inputs(),
     output:
@@ -56,7 +58,9 @@ rule manifest:
             "dataset.pad_tolerance_seconds",
             "dataset.max_clips_per_recording",
             "segment.window",
+            "segment.overlap",
             "segment.silence_threshold",
+            "shards.max_segments",
         ),
         code=code_version("manifest"),
     message:
@@ -70,11 +74,11 @@ rule segments:
         dataset_inputs(),
         manifest=rules.manifest.output[0],
     output:
-        "data/segments/fold{fold}.h5",
+        "data/segments/fold{fold}-part{part}.h5",
     log:
-        "logs/segments/fold{fold}.log",
+        "logs/segments/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/segments/fold{fold}.tsv"
+        "benchmarks/segments/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -85,11 +89,11 @@ rule segments:
         config=config_of("audio.sample_rate", "dataset.root", "dataset.genres", "dataset.clip_seconds", "segment"),
         code=code_version("segments"),
     message:
-        "Cutting fold {wildcards.fold} into 5 s segments"
+        "Cutting fold {wildcards.fold} part {wildcards.part} into 5 s segments"
     script:
         "../scripts/segments.py"
 
 
 rule all_segments:
     input:
-        expand(rules.segments.output[0], fold=FOLDS),
+        lambda wc: every_part("segments"),

@@ -1,15 +1,15 @@
-# Segment shards -> dB spectrogram shards, one per (representation, fold).
+# Segment shards -> dB spectrogram shards, one per (representation, fold, part).
 
 
 rule spectrograms:
     input:
         rules.segments.output[0],
     output:
-        "data/spectrograms/{rep}/fold{fold}.h5",
+        "data/spectrograms/{rep}/fold{fold}-part{part}.h5",
     log:
-        "logs/spectrograms/{rep}/fold{fold}.log",
+        "logs/spectrograms/{rep}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/spectrograms/{rep}/fold{fold}.tsv"
+        "benchmarks/spectrograms/{rep}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -20,11 +20,11 @@ rule spectrograms:
         config=lambda wc: config_of(*spectrogram_keys(wc.rep)),
         code=code_version("spectrograms"),
     message:
-        "Computing {wildcards.rep} spectrograms of fold {wildcards.fold}"
+        "Computing {wildcards.rep} spectrograms of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/spectrograms.py"
 
 
 rule all_spectrograms:
     input:
-        expand(rules.spectrograms.output[0], rep=REPRESENTATIONS, fold=FOLDS),
+        lambda wc: every_part("spectrograms", rep=REPRESENTATIONS),

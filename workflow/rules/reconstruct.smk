@@ -5,13 +5,13 @@
 rule reconstruct:
     input:
         segments=rules.segments.output[0],
-        source=lambda wc: condition_source(wc.rep, wc.condition, wc.fold),
+        source=lambda wc: condition_source(wc.rep, wc.condition, wc.fold, wc.part),
     output:
-        "data/reconstructed/{rep}/{condition}/fold{fold}.h5",
+        "data/reconstructed/{rep}/{condition}/fold{fold}-part{part}.h5",
     log:
-        "logs/reconstruct/{rep}/{condition}/fold{fold}.log",
+        "logs/reconstruct/{rep}/{condition}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/reconstruct/{rep}/{condition}/fold{fold}.tsv"
+        "benchmarks/reconstruct/{rep}/{condition}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -28,7 +28,7 @@ rule reconstruct:
         ),
         code=code_version("reconstruct"),
     message:
-        "Rebuilding {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold}"
+        "Rebuilding {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/reconstruct.py"
 
@@ -40,12 +40,12 @@ rule transfer:
         segments=rules.segments.output[0],
         clean=output_of("reconstruct", condition="clean"),
     output:
-        predictions="data/transfer/{rep}/{condition}/fold{fold}.h5",
-        snr="data/snr/{rep}/{condition}/fold{fold}.csv",
+        predictions="data/transfer/{rep}/{condition}/fold{fold}-part{part}.h5",
+        snr="data/snr/{rep}/{condition}/fold{fold}-part{part}.csv",
     log:
-        "logs/transfer/{rep}/{condition}/fold{fold}.log",
+        "logs/transfer/{rep}/{condition}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/transfer/{rep}/{condition}/fold{fold}.tsv"
+        "benchmarks/transfer/{rep}/{condition}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -55,17 +55,17 @@ rule transfer:
     params:
         code=code_version("transfer"),
     message:
-        "1D CNN and SNR on rebuilt {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold}"
+        "1D CNN and SNR on rebuilt {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/transfer.py"
 
 
 rule all_reconstructed:
     input:
-        expand(rules.reconstruct.output[0], rep=REPRESENTATIONS, condition=CONDITIONS, fold=FOLDS),
+        lambda wc: every_part("reconstruct", rep=REPRESENTATIONS, condition=CONDITIONS),
 
 
 rule all_transfer:
     input:
-        expand(rules.transfer.output.predictions, rep=REPRESENTATIONS, condition=CONDITIONS, fold=FOLDS),
-        expand(rules.transfer.output.snr, rep=REPRESENTATIONS, condition=CONDITIONS, fold=FOLDS),
+        lambda wc: every_part("transfer", "predictions", rep=REPRESENTATIONS, condition=CONDITIONS),
+        lambda wc: every_part("transfer", "snr", rep=REPRESENTATIONS, condition=CONDITIONS),

@@ -3,7 +3,7 @@
 
 rule listening:
     input:
-        segments=rules.segments.output[0],
+        segments=lambda wc: fold_outputs("segments", fold=wc.fold),
         sources=lambda wc: flat(listening_sources(wc.fold)),
     output:
         audio=directory("reports/audio/fold{fold}"),
@@ -31,7 +31,7 @@ TABLES = [3, 4, 5, 6, 7]
 
 rule report:
     input:
-        flat(report_results()),
+        lambda wc: flat(report_results()),
     output:
         metrics=report("reports/metrics.json", caption="../report/metrics.rst", category="Metrics"),
         tables=expand("reports/tables/table{n}.md", n=TABLES),
@@ -71,7 +71,7 @@ rule report:
         mem_mb=2000,
         runtime=20,
     params:
-        results=report_results(),
+        results=lambda wc: report_results(),
         config=config_of("dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips"),
         code=code_version("report"),
     message:

@@ -1,5 +1,6 @@
 # The transfer study: whole test clips, each source's attacks and noise control over its
-# eps sweep, rebuilt into audio (study_perturb), scored by every target model (study_score).
+# eps sweep, rebuilt into audio (study_perturb), scored by every target model (study_score);
+# one job per shard part (the studied clips of a fold that lie in that part).
 
 
 rule study_clips:
@@ -7,11 +8,11 @@ rule study_clips:
         dataset_inputs(),
         manifest=rules.manifest.output[0],
     output:
-        "data/study/clips/fold{fold}.h5",
+        "data/study/clips/fold{fold}-part{part}.h5",
     log:
-        "logs/study/clips/fold{fold}.log",
+        "logs/study/clips/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/study/clips/fold{fold}.tsv"
+        "benchmarks/study/clips/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -19,10 +20,12 @@ rule study_clips:
         mem_mb=2000,
         runtime=30,
     params:
-        config=config_of("audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre"),
+        config=config_of(
+            "audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre", "study.visqol_clips"
+        ),
         code=code_version("study_clips"),
     message:
-        "Choosing the studied whole clips of fold {wildcards.fold}"
+        "Choosing the studied whole clips of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/study_clips.py"
 
@@ -32,12 +35,12 @@ rule study_perturb:
         clips=rules.study_clips.output[0],
         checkpoint=lambda wc: output_of("train", "checkpoint", model=STUDY_SOURCE_MODEL[wc.source], fold=wc.fold),
     output:
-        audio="data/study/audio/{source}/fold{fold}.h5",
-        quality="data/study/quality/{source}/fold{fold}.csv",
+        audio="data/study/audio/{source}/fold{fold}-part{part}.h5",
+        quality="data/study/quality/{source}/fold{fold}-part{part}.csv",
     log:
-        "logs/study/perturb/{source}/fold{fold}.log",
+        "logs/study/perturb/{source}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/study/perturb/{source}/fold{fold}.tsv"
+        "benchmarks/study/perturb/{source}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -48,7 +51,7 @@ rule study_perturb:
         config=lambda wc: config_of(*study_perturb_keys(wc.source)),
         code=code_version("study_perturb"),
     message:
-        "Study: {wildcards.source} attacks and noise over the eps sweep, rebuilt clips of fold {wildcards.fold}"
+        "Study: {wildcards.source} attacks and noise over the eps sweep, rebuilt clips of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/study_perturb.py"
 
@@ -59,11 +62,11 @@ rule study_score:
         rebuilt=rules.study_perturb.output.audio,
         checkpoints=expand(output_of("train", "checkpoint"), model=MODELS, allow_missing=True),
     output:
-        "data/study/scores/{source}/fold{fold}.h5",
+        "data/study/scores/{source}/fold{fold}-part{part}.h5",
     log:
-        "logs/study/score/{source}/fold{fold}.log",
+        "logs/study/score/{source}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/study/score/{source}/fold{fold}.tsv"
+        "benchmarks/study/score/{source}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: 1
@@ -75,12 +78,12 @@ rule study_score:
         config=config_of("segment"),
         code=code_version("study_score"),
     message:
-        "Study: every model on the rebuilt {wildcards.source} clips of fold {wildcards.fold}"
+        "Study: every model on the rebuilt {wildcards.source} clips of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/study_score.py"
 
 
 rule all_study:
     input:
-        expand(rules.study_score.output[0], source=STUDY_SOURCES, fold=FOLDS),
-        expand(rules.study_perturb.output.quality, source=STUDY_SOURCES, fold=FOLDS),
+        lambda wc: every_part("study_score", source=STUDY_SOURCES),
+        lambda wc: every_part("study_perturb", "quality", source=STUDY_SOURCES),

@@ -1,9 +1,10 @@
-# Per-(model, fold) training: fold k's model trains on the other folds, tested on fold k.
+# Per-(model, fold) training: fold k's model trains on every part of the other folds;
+# its clean predictions on fold k, one job per part.
 
 
 rule train:
     input:
-        lambda wc: [model_input(wc.model, k) for k in FOLDS if k != int(wc.fold)],
+        lambda wc: [model_input(wc.model, k, p) for k in FOLDS if k != int(wc.fold) for p in parts(k)],
     output:
         checkpoint="models/{model}/fold{fold}.pt",
         history="models/{model}/fold{fold}.history.csv",
@@ -29,13 +30,13 @@ rule train:
 rule predict_clean:
     input:
         checkpoint=rules.train.output.checkpoint,
-        source=lambda wc: model_input(wc.model, wc.fold),
+        source=lambda wc: model_input(wc.model, wc.fold, wc.part),
     output:
-        "data/predictions/{model}/fold{fold}.h5",
+        "data/predictions/{model}/fold{fold}-part{part}.h5",
     log:
-        "logs/predict/{model}/fold{fold}.log",
+        "logs/predict/{model}/fold{fold}-part{part}.log",
     benchmark:
-        "benchmarks/predict/{model}/fold{fold}.tsv"
+        "benchmarks/predict/{model}/fold{fold}-part{part}.tsv"
     conda:
         "../../envs/crossrep.yaml"
     threads: config["train"]["threads"]
@@ -45,7 +46,7 @@ rule predict_clean:
     params:
         code=code_version("predict_clean"),
     message:
-        "Clean predictions of {wildcards.model} on test fold {wildcards.fold}"
+        "Clean predictions of {wildcards.model} on test fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/predict_clean.py"
 
@@ -53,4 +54,4 @@ rule predict_clean:
 rule all_models:
     input:
         expand(rules.train.output.checkpoint, model=MODELS, fold=FOLDS),
-        expand(rules.predict_clean.output[0], model=MODELS, fold=FOLDS),
+        lambda wc: every_part("predict_clean", model=MODELS),

@@ -8,12 +8,14 @@ import torch
 from .. import metrics, models, runtime
 from ..attacks import AttackConfig, attack_batch
 from ..runtime import log
-from ..shards import atomic_path, batches, open_shard, read_strings, row_keys
+from ..shard_rows import ShardRows
+from ..shards import atomic_path, batches, row_keys
 
 
 def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Accuracy of ``checkpoint`` under ``method`` at eps 0 (clean), the attack's own eps and
-    every ``attack.eps_sweep``, on the segments of a few whole test tracks per genre; CSV ``out``.
+    every ``attack.eps_sweep``, on the segments of a few whole test tracks per genre (the
+    first by name, over all of the fold's parts ``spectrograms``); CSV ``out``.
 
     Reads: ``seed`` (PGD's random start, per row: see ``attacks``), ``attack.label``,
     ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``,
@@ -22,14 +24,14 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     device = runtime.device("auto")
     attack_params = params["attack"]
     model, ckpt = models.load_checkpoint(checkpoint, device)
-    with open_shard(spectrograms, "spec") as src:
-        tracks, labels = read_strings(src["track_id"]), src["label"][...]
+    with ShardRows(spectrograms, "spec") as src:
+        tracks, labels = src.track_ids, src.labels
         per_genre = attack_params["sweep_tracks_per_genre"]
         chosen = [t for g in np.unique(labels) for t in sorted(set(tracks[labels == g]))[:per_genre]]
         rows = np.flatnonzero(np.isin(tracks, chosen))
-        clean = torch.from_numpy(src["spec"][rows]).to(device)
-        keys = row_keys(tracks[rows], src["segment"][rows])
-        fold = int(src.attrs["fold"])
+        clean = torch.from_numpy(src.read(rows)).to(device)
+        keys = row_keys(tracks[rows], src.segments[rows])
+        fold = int(src.files[0].attrs["fold"])
     truth = torch.from_numpy(labels[rows].astype(np.int64)).to(device)
     results = []
     for eps in sorted({0.0, attack_params[method]["eps"], *attack_params["eps_sweep"]}):

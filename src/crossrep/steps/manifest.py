@@ -10,18 +10,20 @@ def run(*, root, out, params: dict) -> None:
     """Scan ``root/<genre>/`` and write the manifest CSV ``out``.
 
     Reads: ``seed``, ``audio.sample_rate``, ``dataset`` (genres, folds, clip_seconds,
-    pad_tolerance_seconds, max_clips_per_recording), ``segment.window``, ``segment.silence_threshold``.
+    pad_tolerance_seconds, max_clips_per_recording), ``segment.window``, ``segment.overlap``,
+    ``segment.silence_threshold``, ``shards.max_segments``.
     """
     ds, seg = params["dataset"], params["segment"]
     table = dataset.build_manifest(
         root, ds["genres"], ds["folds"], ds["clip_seconds"], ds["pad_tolerance_seconds"],
         params["audio"]["sample_rate"], seg["window"], seg["silence_threshold"], params["seed"],
-        lambda items: progress(items, "manifest"), ds["max_clips_per_recording"])
+        lambda items: progress(items, "manifest"), ds["max_clips_per_recording"], seg["overlap"],
+        params["shards"]["max_segments"])
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     used = table[table["status"] != "skipped"]
-    log.info("manifest: %d clips from %d recordings used, %d files skipped; clips per fold %s",
-             len(used), used["source"].nunique(), (table["status"] == "skipped").sum(),
-             used.groupby("fold").size().to_dict())
+    log.info("manifest: %d clips from %d recordings used, %d files skipped; clips per fold %s, "
+             "shard parts per fold %s", len(used), used["source"].nunique(), (table["status"] == "skipped").sum(),
+             used.groupby("fold").size().to_dict(), used.groupby("fold")["part"].nunique().to_dict())
     for row in table[table["status"] == "skipped"].itertuples():
         log.warning("skipped %s: %s", row.source, row.reason)

@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import dataset, listening, reports
 from ..study import report as study_report
 from ..runtime import log
-from ..shards import open_shard
+from ..shards import open_shard, part_paths
 
 
 def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, params: dict) -> None:
@@ -21,12 +21,12 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
     table = dataset.read_manifest(results["manifest"])
     data = dict(tracks=int((table.status != "skipped").sum()), skipped_files=int((table.status == "skipped").sum()),
                 padded_clips=int((table.status == "padded").sum()), segments=0, dropped_silent_segments=0)
-    for path in results["segments"].values():
+    for path in (p for fold_parts in results["segments"].values() for p in part_paths(fold_parts)):
         with open_shard(path, "audio") as h5:
             data["segments"] += int(h5["audio"].shape[0])
             data["dropped_silent_segments"] += int(h5.attrs["dropped_silent"])
     results = dict(results, data=data)
-    with open_shard(next(iter(results["segments"].values())), "audio") as h5:
+    with open_shard(part_paths(next(iter(results["segments"].values())))[0], "audio") as h5:
         classes, sample_rate = json.loads(h5.attrs["genres"]), int(h5.attrs["sample_rate"])
     study, study_html = study_report.build(results["study"], out_dir, figures_dir, plots_dir, params, classes,
                                            sample_rate)

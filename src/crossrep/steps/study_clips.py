@@ -9,18 +9,23 @@ from ..shards import write_shard
 from ..study import clips as study_clips
 
 
-def run(*, manifest, root, out, fold: int, params: dict) -> None:
-    """Write the studied clips of test fold ``fold`` (audio, label, track id) to ``out``.
+def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
+    """Write the studied clips of test fold ``fold`` that lie in shard part ``part`` (audio,
+    label, track id, and whether ViSQOL scores the clip) to ``out``. The clips are chosen
+    over the whole fold, so splitting it into parts changes no choice.
 
-    Reads: ``audio.sample_rate``, ``dataset.clip_seconds``, ``study.clips_per_genre``.
+    Reads: ``audio.sample_rate``, ``dataset.clip_seconds``, ``study.clips_per_genre``,
+    ``study.visqol_clips`` (the first that many chosen clips of the fold get ViSQOL).
     """
     sample_rate = params["audio"]["sample_rate"]
     clip = int(round(params["dataset"]["clip_seconds"] * sample_rate))
     table = dataset.read_manifest(manifest)
-    rows = study_clips.choose(table[(table["fold"] == fold) & (table["status"] != "skipped")],
-                              params["study"]["clips_per_genre"])
-    with write_shard(out, fold=fold, sample_rate=sample_rate) as shard:
+    chosen = study_clips.choose(table[(table["fold"] == fold) & (table["status"] != "skipped")],
+                                params["study"]["clips_per_genre"])
+    chosen["visqol"] = np.arange(len(chosen)) < params["study"]["visqol_clips"]
+    rows = chosen[chosen["part"] == part]
+    with write_shard(out, fold=fold, part=part, sample_rate=sample_rate) as shard:
         for row, samples in dataset.clip_audio(root, rows, sample_rate, clip):
             shard.append(audio=samples[None].astype(np.float32), label=np.array([row.label], np.int16),
-                         track_id=[row.track_id])
-    log.info("study fold %d: %d whole clips of %d genres", fold, len(rows), rows["label"].nunique())
+                         track_id=[row.track_id], visqol=np.array([row.visqol]))
+    log.info("study fold %d part %d: %d of the fold's %d whole clips", fold, part, len(rows), len(chosen))

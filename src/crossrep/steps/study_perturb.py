@@ -22,7 +22,8 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
 
     Reads: ``seed``, ``audio.sample_rate``, ``segment.window``, ``attack`` (methods, label,
     targeted, clip_to_range, batch_size and each method's step / iterations),
-    ``study.sources.<source>.eps``, ``study.visqol_clips``; 2D sources also ``spectrogram``
+    ``study.sources.<source>.eps``, ``study.visqol_clips`` (ViSQOL on the clips ``clips`` marks);
+    2D sources also ``spectrogram``
     and, for mel, ``reconstruction.griffin_lim_iterations`` and ``reconstruction.nnls_iterations``.
     """
     model, ckpt = models.load_checkpoint(checkpoint, "cpu")
@@ -38,8 +39,8 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
                                    for eps in study["sources"][source]["eps"]]
     visqol = Visqol() if study["visqol_clips"] else None
     quality = []
-    with open_shard(clips, "audio", "label", "track_id") as h5:
-        originals, labels = h5["audio"][...], h5["label"][...].astype(np.int64)
+    with open_shard(clips, "audio", "label", "track_id", "visqol") as h5:
+        originals, labels, scored = h5["audio"][...], h5["label"][...].astype(np.int64), h5["visqol"][...]
         tracks, fold = read_strings(h5["track_id"]), int(h5.attrs["fold"])
     per_clip = len(tile(originals[0], window)) if len(originals) else 1
     clip_batch = max(1, attack_params["batch_size"] // per_clip)
@@ -62,7 +63,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
                         row = dict(source=source, fold=fold, path=path, kind=kind, eps=eps, track_id=tracks[part][i],
                                    label=int(labels[part][i]), **{k: float(v[i]) for k, v in figures.items()})
                         row["visqol"] = (visqol.mos(clean[path][i], audio[i], sample_rate)
-                                         if visqol and kind != CLEAN and start + i < study["visqol_clips"]
+                                         if visqol and kind != CLEAN and scored[start + i]
                                          else float("nan"))
                         quality.append(row)
     with atomic_path(quality_out) as tmp:

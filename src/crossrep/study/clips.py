@@ -23,6 +23,14 @@ def untile(windows: np.ndarray, length: int) -> np.ndarray:
     return np.asarray(windows).reshape(-1)[:length]
 
 
+def studied_parts(manifest: pd.DataFrame, per_genre: int | None) -> dict[int, list[int]]:
+    """{fold: the shard parts holding at least one of the fold's studied clips}: the study
+    runs one job per such part (a part without a studied clip has no study job)."""
+    used = manifest[manifest["status"] != "skipped"]
+    return {int(fold): sorted(int(p) for p in choose(rows, per_genre)["part"].unique())
+            for fold, rows in used.groupby("fold")}
+
+
 def choose(rows: pd.DataFrame, per_genre: int | None) -> pd.DataFrame:
     """The clips studied: the first ``per_genre`` clips of each genre by recording and offset
     (all if None), in that order (a recording's clips consecutive, as streaming decodes them)."""

@@ -15,7 +15,7 @@ import pandas as pd
 from ..audio import write_wav
 from ..listening import safe_name
 from ..reports import _save, _write_csv, plt, write_table
-from ..shards import open_shard, read_strings
+from ..shards import open_shard, part_paths, read_csv_parts, read_strings
 from . import CLEAN, NOISE
 from .summary import at_snr, quality_figures, read_scores, segment_figures
 
@@ -28,11 +28,12 @@ AUTHORS_POINT = dict(true_snr_db=(2.6, 9.5), visqol=(1.7, 3.9), cnn1d_accuracy=2
 
 
 def per_fold(scores: dict, quality: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """({source: {fold: score shard}}, {source: {fold: quality csv}}) -> (per-fold figures joined
-    with each fold's clip SNRs, the raw per-clip quality table)."""
-    frames = [segment_figures(*read_scores(path), source, int(fold))
-              for source, by_fold in scores.items() for fold, path in by_fold.items()]
-    clips = pd.concat([pd.read_csv(p) for by_fold in quality.values() for p in by_fold.values()], ignore_index=True)
+    """({source: {fold: score shard or its parts}}, {source: {fold: quality csv or its parts}}) ->
+    (per-fold figures joined with each fold's clip SNRs, the raw per-clip quality table)."""
+    frames = [segment_figures(*read_scores(paths), source, int(fold))
+              for source, by_fold in scores.items() for fold, paths in by_fold.items()]
+    clips = pd.concat([read_csv_parts(p) for by_fold in quality.values() for p in by_fold.values()],
+                      ignore_index=True)
     figures = pd.concat(frames, ignore_index=True).merge(
         quality_figures(clips), on=["source", "path", "fold", "kind", "eps"], how="left")
     return figures, clips
@@ -233,26 +234,29 @@ def listening(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_clips: 
     for source, by_fold in audio.items():
         fold = min(by_fold)
         segments, probs = read_scores(scores[source][fold])
-        with open_shard(by_fold[fold], "audio", "kind", "eps", "path", "track_id") as h5:
-            tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
-            eps = h5["eps"][...]
-            chosen = list(dict.fromkeys(tracks))[:n_clips]
-            for row in np.flatnonzero(np.isin(tracks, chosen)):
-                key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row])
-                stem = f"{safe_name(key['track_id'])}_{key['path']}_{key['kind']}_eps{key['eps']:g}"
-                name = f"{safe_name(source)}/{stem}.wav"
-                write_wav(out_dir / name, h5["audio"][row], sample_rate)
-                on_clip = np.flatnonzero((segments[list(key)] == pd.Series(key)).all(axis=1).to_numpy())
-                genres = {t: classes[int(p[on_clip].sum(0).argmax())] for t, p in probs.items()}
-                quality = clips[(clips["source"] == source) & (clips["fold"] == fold)
-                                & (clips[list(key)] == pd.Series(key)).all(axis=1)]
-                q = quality.iloc[0] if len(quality) else {}
-                cells = [SOURCE_NAME[source, key["path"]], key["track_id"], "clean rebuild" if key["kind"] == CLEAN
-                         else key["kind"], f"{key['eps']:g}", *(genres[t] for t in TARGET_NAME),
-                         _fmt(q.get("true_snr_db")), _fmt(q.get("visqol"))]
-                rows_html.append("<tr>" + "".join(f"<td>{c}</td>" for c in map(_escape, cells))
-                                 + f'<td><audio controls preload="none" src="{_escape(out_dir.name + "/" + name)}">'
-                                 "</audio></td></tr>")
+        remaining = n_clips
+        for part in part_paths(by_fold[fold]):
+            with open_shard(part, "audio", "kind", "eps", "path", "track_id") as h5:
+                tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
+                eps = h5["eps"][...]
+                chosen = list(dict.fromkeys(tracks))[:remaining]
+                remaining -= len(chosen)
+                for row in np.flatnonzero(np.isin(tracks, chosen)):
+                    key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row])
+                    stem = f"{safe_name(key['track_id'])}_{key['path']}_{key['kind']}_eps{key['eps']:g}"
+                    name = f"{safe_name(source)}/{stem}.wav"
+                    write_wav(out_dir / name, h5["audio"][row], sample_rate)
+                    on_clip = np.flatnonzero((segments[list(key)] == pd.Series(key)).all(axis=1).to_numpy())
+                    genres = {t: classes[int(p[on_clip].sum(0).argmax())] for t, p in probs.items()}
+                    quality = clips[(clips["source"] == source) & (clips["fold"] == fold)
+                                    & (clips[list(key)] == pd.Series(key)).all(axis=1)]
+                    q = quality.iloc[0] if len(quality) else {}
+                    cells = [SOURCE_NAME[source, key["path"]], key["track_id"], "clean rebuild" if key["kind"] == CLEAN
+                             else key["kind"], f"{key['eps']:g}", *(genres[t] for t in TARGET_NAME),
+                             _fmt(q.get("true_snr_db")), _fmt(q.get("visqol"))]
+                    rows_html.append("<tr>" + "".join(f"<td>{c}</td>" for c in map(_escape, cells))
+                                     + f'<td><audio controls preload="none" src="{_escape(out_dir.name + "/" + name)}">'
+                                     "</audio></td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", "STFT 2D CNN",
                                              "mel 2D CNN", "1D CNN", "true SNR (dB)", "ViSQOL", "audio"))
     return ("<h2>Transfer study: the budgets, heard</h2><p class=\"note\">Whole clips of the first fold at every "

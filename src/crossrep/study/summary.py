@@ -16,20 +16,21 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from ..shards import open_shard, read_strings
+from ..shards import open_shard, part_paths, read_parts
 from . import CLEAN, SOURCE_MODEL
 
 QUALITY = ("true_snr_db", "snr_vs_original_db", "level_ratio_db", "lsd_db")
 
 
-def read_scores(path) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """(one row per scored segment: kind, eps, path, track_id, segment, label; {target: softmax})."""
-    with open_shard(path, "kind", "eps", "path", "track_id", "segment", "label") as h5:
-        rows = pd.DataFrame({"kind": read_strings(h5["kind"]), "eps": h5["eps"][...], "path": read_strings(h5["path"]),
-                             "track_id": read_strings(h5["track_id"]), "segment": h5["segment"][...],
-                             "label": h5["label"][...].astype(int)})
-        probs = {name[len("probs_"):]: h5[name][...] for name in h5 if name.startswith("probs_")}
-    return rows, probs
+def read_scores(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """(one row per scored segment: kind, eps, path, track_id, segment, label; {target: softmax})
+    of one score shard or of a fold's parts (concatenated in part order)."""
+    with open_shard(part_paths(paths)[0]) as h5:
+        targets = [name for name in h5 if name.startswith("probs_")]
+    columns = read_parts(paths, "kind", "eps", "path", "track_id", "segment", "label", *targets)
+    rows = pd.DataFrame({name: columns[name] for name in ("kind", "eps", "path", "track_id", "segment")})
+    rows["label"] = columns["label"].astype(int)
+    return rows, {name[len("probs_"):]: columns[name] for name in targets}
 
 
 def segment_figures(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> pd.DataFrame:

@@ -1,0 +1,153 @@
+"""Planning a run on a large collection, without audio: jobs, largest shard, disk, critical path.
+
+For a simulated GTZAN-shaped collection of N tracks (one 30 s clip each, 10 genres, the paper
+preset presets/gtzan-paper.yaml over params.yaml), the manifest is written as the manifest
+step would write it (``dataset.assign_folds`` and ``dataset.assign_parts``: the real fold
+and part assignment), then Snakemake plans the whole workflow on it in-process (the real
+job graph, the same one ``snakemake -n`` shows). Printed per N: the job count of each rule,
+the critical path in jobs (the longest chain of dependent jobs: what bounds the run on an
+unlimited cluster), the largest shard and the disk footprint of each step's outputs
+(rows x row size in float32, uncompressed, as the shards store them; study audio: every
+rebuilt clip of every source, path, perturbation and eps).
+
+    python bench/scale.py                      # GTZAN (1 000), 25 000 and 100 000 tracks
+    python bench/scale.py --tracks 1000 5000 --max-segments 2000
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from snakemake.utils import update_config
+
+from crossrep import dataset
+from crossrep.audio import segment_starts
+from crossrep.dvc_stages import load_jobs
+from crossrep.features import SpectrogramConfig
+from crossrep.study import PATHS
+
+REPO = Path(__file__).resolve().parents[1]
+FLOAT = 4
+
+
+def paper_params(max_segments: int | None) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    update_config(params, yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text()))
+    if max_segments:
+        params["shards"]["max_segments"] = max_segments
+    return params
+
+
+def simulated_manifest(tracks: int, params: dict) -> pd.DataFrame:
+    ds, sr, seg = params["dataset"], params["audio"]["sample_rate"], params["segment"]
+    clip = int(round(ds["clip_seconds"] * sr))
+    rows = [dict(track_id=f"{g}/{g}.{i:06d}.wav", source=f"{g}/{g}.{i:06d}.wav", genre=g, label=k, fold=0, part=0,
+                 offset=0, samples=clip, status="ok", reason="")
+            for k, g in enumerate(ds["genres"]) for i in range(tracks // len(ds["genres"]))]
+    manifest = pd.DataFrame(rows, columns=dataset.COLUMNS)
+    dataset.assign_folds(manifest, ds["genres"], ds["folds"], params["seed"])
+    dataset.assign_parts(manifest, params["shards"]["max_segments"], clip, seg["window"], seg["overlap"])
+    return manifest
+
+
+def plan(manifest: pd.DataFrame, params: dict) -> tuple[Counter, int, float]:
+    """(jobs per rule, critical path in jobs, seconds Snakemake took to plan) of the whole workflow."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wf = Path(tmp)
+        shutil.copy(REPO / "Snakefile", wf)
+        shutil.copytree(REPO / "workflow", wf / "workflow")
+        shutil.copytree(REPO / "envs", wf / "envs")
+        for genre in params["dataset"]["genres"]:
+            (wf / "gtzan" / genre).mkdir(parents=True)
+        params = dict(params, dataset=dict(params["dataset"], root="gtzan"))
+        (wf / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        (wf / "data").mkdir()
+        manifest.to_csv(wf / "data" / "manifest.csv", index=False)
+        start = time.perf_counter()
+        workflow, jobs = load_jobs(wf / "Snakefile", [], forceall=False)
+        seconds = time.perf_counter() - start
+        depth: dict = {}
+
+        def chain(job) -> int:     # jobs on the longest dependency chain ending at ``job``
+            if job not in depth:
+                depth[job] = 1 + max((chain(d) for d in workflow.dag.dependencies[job]), default=0)
+            return depth[job]
+
+        longest = max(chain(j) for j in sorted(jobs, key=lambda j: j.jobid))
+        return Counter(j.rule.name for j in jobs), longest, seconds
+
+
+def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
+    """({step: bytes}, {step: bytes of its largest shard}) of the per-part steps and the study."""
+    sr, seg, ds = params["audio"]["sample_rate"], params["segment"], params["dataset"]
+    cfg = SpectrogramConfig.from_params(params["spectrogram"], sr)
+    frames = cfg.n_frames(seg["window"])
+    spec = {rep: cfg.n_bins(rep) * frames * FLOAT for rep in ("stft", "mel")}
+    clip = int(round(ds["clip_seconds"] * sr))
+    per_clip = len(segment_starts(clip, seg["window"], seg["overlap"]))
+    rows = manifest[manifest.status != "skipped"].groupby(["fold", "part"]).size() * per_clip
+    attacks, conditions = len(params["attack"]["methods"]), 1 + len(params["attack"]["methods"])
+    row_bytes = {"segments": seg["window"] * FLOAT, "spectrograms": sum(spec.values()),
+                 "adversarial": attacks * sum(spec.values()), "reconstruct": 2 * conditions * seg["window"] * FLOAT}
+    largest_row = {"segments": seg["window"] * FLOAT, "spectrograms": spec["stft"], "adversarial": spec["stft"],
+                   "reconstruct": seg["window"] * FLOAT}
+    total = {step: int(rows.sum()) * b for step, b in row_bytes.items()}
+    largest = {step: int(rows.max()) * b for step, b in largest_row.items()}
+    per_genre = params["study"]["clips_per_genre"]
+    studied = len(manifest) if per_genre is None else per_genre * len(ds["genres"]) * ds["folds"]
+    versions = sum(len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"])) for s, v in params["study"]["sources"].items())
+    total["study_perturb"] = studied * versions * clip * FLOAT
+    by_part = manifest.groupby(["fold", "part"]).size().max() if per_genre is None else per_genre * len(ds["genres"])
+    largest["study_perturb"] = int(by_part) * max(len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"]))
+                                                  for s, v in params["study"]["sources"].items()) * clip * FLOAT
+    return total, largest
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tracks", type=int, nargs="+", default=[1000, 25000, 100000])
+    parser.add_argument("--max-segments", type=int, default=None, help="shards.max_segments (default: params.yaml)")
+    args = parser.parse_args()
+    params = paper_params(args.max_segments)
+    print(f"paper preset, shards.max_segments={params['shards']['max_segments']}, "
+          f"study.clips_per_genre={params['study']['clips_per_genre']}, {params['dataset']['folds']} folds")
+    results = {}
+    for n in args.tracks:
+        manifest = simulated_manifest(n, params)
+        jobs, longest, seconds = plan(manifest, params)
+        total, largest = footprint(manifest, params)
+        parts = manifest.groupby("fold").part.nunique()
+        results[n] = dict(jobs=jobs, longest=longest, seconds=seconds, total=total, largest=largest,
+                          parts=f"{parts.min()}-{parts.max()}" if parts.min() != parts.max() else str(parts.min()))
+    rules = sorted({r for res in results.values() for r in res["jobs"]}, key=lambda r: (r.startswith("all"), r))
+    header = "| | " + " | ".join(f"{n:,} tracks" for n in results) + " |"
+    print(header + "\n|" + " --- |" * (len(results) + 1))
+
+    def row(name, cell):
+        print(f"| {name} | " + " | ".join(cell(res) for res in results.values()) + " |")
+
+    row("shard parts per fold", lambda r: r["parts"])
+    for rule in rules:
+        row(f"jobs: {rule}", lambda r, rule=rule: str(r["jobs"].get(rule, 0)))
+    row("jobs: all", lambda r: str(sum(r["jobs"].values())))
+    row("critical path (jobs)", lambda r: str(r["longest"]))
+    for step in ("segments", "spectrograms", "adversarial", "reconstruct", "study_perturb"):
+        row(f"largest shard: {step}", lambda r, step=step: gb(r["largest"][step]))
+    for step in ("segments", "spectrograms", "adversarial", "reconstruct", "study_perturb"):
+        row(f"disk: {step}", lambda r, step=step: gb(r["total"][step]))
+    row("disk: all steps", lambda r: gb(sum(r["total"].values())))
+    row("Snakemake planning time", lambda r: f"{r['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
