@@ -7,7 +7,7 @@ import torch
 
 from crossrep import metrics, models, synthetic
 from crossrep.features import Spectrogram, SpectrogramConfig
-from crossrep.study.clips import choose, studied_parts, tile, untile
+from crossrep.study.clips import choose, part_clips, study_part, study_parts, tile, untile
 from crossrep.study.perturb import Source, rebuilt_windows
 from crossrep.study.summary import at_snr, segment_figures
 
@@ -145,11 +145,16 @@ def test_studied_clips_are_the_first_per_genre_by_recording_and_offset():
     assert list(choose(long, None)["offset"]) == sorted(long["offset"])
 
 
-def test_study_jobs_run_on_the_parts_that_hold_a_studied_clip():
-    # fold 1: genre a's first clip in part 2, genre b's in part 1; fold 2: all in part 1
-    m = pd.DataFrame({"track_id": ["b/0", "b/1", "a/1", "a/0", "a/2", "b/9", "x"],
-                      "label": [1, 1, 0, 0, 0, 1, 0], "fold": [1, 1, 1, 1, 2, 2, 2],
-                      "part": [1, 1, 2, 3, 1, 1, 0], "status": ["ok"] * 6 + ["skipped"]})
+def test_study_parts_cut_the_chosen_clips_on_batch_boundaries():
+    # 6.25 s clips: 2 windows to perturb, 2 segments to score; attack batch 4 -> 2 clips per batch
+    window, clip = 110250, 137812
+    assert part_clips(clip, window, 0.75, None, 4) is None                   # no limit: one part
+    assert part_clips(clip, window, 0.75, 10, 4) == 8                        # lcm(2, 8), not 10 // 2 = 5
+    assert part_clips(clip, window, 0.75, 100, 4) == 48                      # 50 clips, down to a multiple of 8
+    m = pd.DataFrame({"track_id": [f"g{g}/{i}" for g in range(3) for i in range(7)], "label": [g for g in range(3)
+                      for _ in range(7)], "fold": [1] * 14 + [2] * 7, "status": "ok"})
     m["source"], m["offset"] = m["track_id"], 0
-    assert studied_parts(m, 1) == {1: [1, 3], 2: [1]}        # a/0 lies in part 3, b/0 in part 1
-    assert studied_parts(m, None) == {1: [1, 2, 3], 2: [1]}
+    assert study_parts(m, None, 8) == {1: [1, 2], 2: [1]}
+    assert study_parts(m, 1, 8) == {1: [1], 2: [1]} and study_parts(m, None, None) == {1: [1], 2: [1]}
+    chosen = choose(m[m.fold == 1], None)
+    assert pd.concat([study_part(chosen, p, 8) for p in (1, 2)]).equals(chosen)

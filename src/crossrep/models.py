@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
 
@@ -113,6 +112,8 @@ class Gammatone(nn.Module):
     def forward(self, x):  # (batch, 1, samples) -> (batch, filters, samples - taps + 1)
         if not self.fft:
             return F.conv1d(x, self.weight)
+        from scipy.fft import next_fast_len  # here: scipy.fft's import (0.2 s) is for the 1D CNN only
+
         n, taps = x.shape[-1], self.weight.shape[-1]
         size = next_fast_len(n + taps - 1, real=True)
         key = (size, x.device, x.dtype)

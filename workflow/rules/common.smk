@@ -11,7 +11,7 @@ import crossrep
 from crossrep import dataset, provenance
 from crossrep.params import select
 from crossrep.study import SOURCE_MODEL as STUDY_SOURCE_MODEL
-from crossrep.study.clips import studied_parts
+from crossrep.study import clips as study_clips
 
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
 REPRESENTATIONS = list(crossrep.REPRESENTATIONS)
@@ -49,14 +49,23 @@ def dataset_inputs():
 
 @functools.lru_cache
 def _manifest_parts(manifest, mtime_ns):
-    """({fold: parts}, {fold: parts holding studied clips}) of one manifest version."""
+    """({fold: shard parts}, {fold: study parts}) of one manifest version."""
+    clip = int(round(config["dataset"]["clip_seconds"] * config["audio"]["sample_rate"]))
+    per_part = study_clips.part_clips(
+        clip,
+        config["segment"]["window"],
+        config["segment"]["overlap"],
+        config["shards"]["max_segments"],
+        config["attack"]["batch_size"],
+    )
     table = dataset.read_manifest(manifest)
-    return dataset.fold_parts(manifest), studied_parts(table, config["study"]["clips_per_genre"])
+    return dataset.fold_parts(manifest), study_clips.study_parts(table, config["study"]["clips_per_genre"], per_part)
 
 
 def parts(fold, studied=False):
     """The shard parts (1, 2, ...) of one fold, as the manifest assigns them
-    (``shards.max_segments``); ``studied``: only those holding a clip the study perturbs.
+    (``shards.max_segments``); ``studied``: the study's parts instead (its chosen clips cut
+    on batch boundaries, see crossrep.study.clips.part_clips).
     Known once the manifest checkpoint has run: Snakemake plans the per-part jobs after it.
     crossrep.dvc_stages derives dvc.yaml from the rules, not from a dataset, and plans one
     part per fold (``dataset.PLAN_ONE_PART``)."""

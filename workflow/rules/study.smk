@@ -1,6 +1,7 @@
 # The transfer study: whole test clips, each source's attacks and noise control over its
 # eps sweep, rebuilt into audio (study_perturb), scored by every target model (study_score);
-# one job per shard part (the studied clips of a fold that lie in that part).
+# one job per study part (a fold's studied clips cut on batch boundaries, at most
+# shards.max_segments segments' worth).
 
 
 rule study_clips:
@@ -21,7 +22,15 @@ rule study_clips:
         runtime=30,
     params:
         config=config_of(
-            "audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre", "study.visqol_clips"
+            "audio.sample_rate",
+            "dataset.root",
+            "dataset.clip_seconds",
+            "study.clips_per_genre",
+            "study.visqol_clips",
+            "shards.max_segments",
+            "segment.window",
+            "segment.overlap",
+            "attack.batch_size",
         ),
         code=code_version("study_clips"),
     message:

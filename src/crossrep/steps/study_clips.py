@@ -10,20 +10,24 @@ from ..study import clips as study_clips
 
 
 def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
-    """Write the studied clips of test fold ``fold`` that lie in shard part ``part`` (audio,
-    label, track id, and whether ViSQOL scores the clip) to ``out``. The clips are chosen
-    over the whole fold, so splitting it into parts changes no choice.
+    """Write study part ``part`` of test fold ``fold``'s studied clips (audio, label, track id,
+    and whether ViSQOL scores the clip) to ``out``. The clips are chosen over the whole fold
+    and cut into parts on batch boundaries (``study.clips.part_clips``), so splitting a fold
+    changes no choice and no result.
 
     Reads: ``audio.sample_rate``, ``dataset.clip_seconds``, ``study.clips_per_genre``,
-    ``study.visqol_clips`` (the first that many chosen clips of the fold get ViSQOL).
+    ``study.visqol_clips`` (the first that many chosen clips of the fold get ViSQOL),
+    ``shards.max_segments``, ``segment.window``, ``segment.overlap``, ``attack.batch_size``.
     """
-    sample_rate = params["audio"]["sample_rate"]
+    sample_rate, seg = params["audio"]["sample_rate"], params["segment"]
     clip = int(round(params["dataset"]["clip_seconds"] * sample_rate))
     table = dataset.read_manifest(manifest)
     chosen = study_clips.choose(table[(table["fold"] == fold) & (table["status"] != "skipped")],
                                 params["study"]["clips_per_genre"])
     chosen["visqol"] = np.arange(len(chosen)) < params["study"]["visqol_clips"]
-    rows = chosen[chosen["part"] == part]
+    per_part = study_clips.part_clips(clip, seg["window"], seg["overlap"], params["shards"]["max_segments"],
+                                      params["attack"]["batch_size"])
+    rows = study_clips.study_part(chosen, part, per_part)
     with write_shard(out, fold=fold, part=part, sample_rate=sample_rate) as shard:
         for row, samples in dataset.clip_audio(root, rows, sample_rate, clip):
             shard.append(audio=samples[None].astype(np.float32), label=np.array([row.label], np.int16),

@@ -6,10 +6,11 @@ import numpy as np
 from .. import models
 from ..runtime import log, progress
 from ..shards import open_shard, read_strings, write_shard
+from ..study.clips import SCORE_BATCH_CLIPS
 from ..study.score import clip_segments, non_silent, probabilities
 
 
-def run(*, clips, rebuilt, checkpoints: dict, out, params: dict, batch_clips: int = 8) -> None:
+def run(*, clips, rebuilt, checkpoints: dict, out, params: dict, batch_clips: int = SCORE_BATCH_CLIPS) -> None:
     """Softmax of each target (``checkpoints``: {target: path}) on every segment of every
     rebuilt clip, cut as the clean clip is cut; one row per segment into ``out``.
 

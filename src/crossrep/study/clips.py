@@ -8,8 +8,14 @@ cancelling them, so the file would carry a weaker attack than any window was giv
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+
+from ..audio import segment_starts
+
+SCORE_BATCH_CLIPS = 8  # clips per batch of study_score
 
 
 def tile(clip: np.ndarray, window: int) -> np.ndarray:
@@ -23,12 +29,33 @@ def untile(windows: np.ndarray, length: int) -> np.ndarray:
     return np.asarray(windows).reshape(-1)[:length]
 
 
-def studied_parts(manifest: pd.DataFrame, per_genre: int | None) -> dict[int, list[int]]:
-    """{fold: the shard parts holding at least one of the fold's studied clips}: the study
-    runs one job per such part (a part without a studied clip has no study job)."""
+def part_clips(clip: int, window: int, overlap: float, max_segments: int | None, attack_batch: int) -> int | None:
+    """How many of a fold's studied clips (in :func:`choose` order) one study part holds:
+    at most ``max_segments`` segments' worth (None: no limit, one part), rounded down to a
+    multiple of both study_perturb's batch of clips (``attack.batch_size`` // windows per
+    clip) and study_score's, so a split leaves every batch as it was: batched FFTs and
+    matrix products round by batch, and BIM's sign() would amplify that into other attacks."""
+    if max_segments is None:
+        return None
+    step = math.lcm(max(1, attack_batch // -(-clip // window)), SCORE_BATCH_CLIPS)
+    per_clip = max(len(segment_starts(clip, window, overlap)), 1)
+    return max(step, max_segments // per_clip // step * step)
+
+
+def study_parts(manifest: pd.DataFrame, per_genre: int | None, clips_per_part: int | None) -> dict[int, list[int]]:
+    """{fold: its study parts (1, 2, ...)}: the fold's studied clips cut into runs of
+    ``clips_per_part`` (:func:`part_clips`)."""
     used = manifest[manifest["status"] != "skipped"]
-    return {int(fold): sorted(int(p) for p in choose(rows, per_genre)["part"].unique())
-            for fold, rows in used.groupby("fold")}
+    counts = {int(fold): len(choose(rows, per_genre)) for fold, rows in used.groupby("fold")}
+    return {fold: list(range(1, 1 + (max(1, -(-n // clips_per_part)) if clips_per_part else 1)))
+            for fold, n in counts.items()}
+
+
+def study_part(chosen: pd.DataFrame, part: int, clips_per_part: int | None) -> pd.DataFrame:
+    """The rows of study part ``part`` (1, 2, ...) of a fold's chosen clips."""
+    if clips_per_part is None:
+        return chosen
+    return chosen.iloc[(part - 1) * clips_per_part:part * clips_per_part]
 
 
 def choose(rows: pd.DataFrame, per_genre: int | None) -> pd.DataFrame:
