@@ -31,6 +31,7 @@ from crossrep.audio import segment_starts
 from crossrep.dvc_stages import load_jobs
 from crossrep.features import SpectrogramConfig
 from crossrep.study import PATHS
+from crossrep.study.clips import part_clips
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT = 4
@@ -101,11 +102,12 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     largest = {step: int(rows.max()) * b for step, b in largest_row.items()}
     per_genre = params["study"]["clips_per_genre"]
     studied = len(manifest) if per_genre is None else per_genre * len(ds["genres"]) * ds["folds"]
-    versions = sum(len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"])) for s, v in params["study"]["sources"].items())
-    total["study_perturb"] = studied * versions * clip * FLOAT
-    by_part = manifest.groupby(["fold", "part"]).size().max() if per_genre is None else per_genre * len(ds["genres"])
-    largest["study_perturb"] = int(by_part) * max(len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"]))
-                                                  for s, v in params["study"]["sources"].items()) * clip * FLOAT
+    versions = {s: len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"])) for s, v in params["study"]["sources"].items()}
+    total["study_perturb"] = studied * sum(versions.values()) * clip * FLOAT
+    per_fold = studied // ds["folds"]
+    per_part = part_clips(clip, seg["window"], seg["overlap"], params["shards"]["max_segments"],
+                          params["attack"]["batch_size"])
+    largest["study_perturb"] = min(per_fold, per_part or per_fold) * max(versions.values()) * clip * FLOAT
     return total, largest
 
 
@@ -139,7 +141,7 @@ def main() -> None:
     row("shard parts per fold", lambda r: r["parts"])
     for rule in rules:
         row(f"jobs: {rule}", lambda r, rule=rule: str(r["jobs"].get(rule, 0)))
-    row("jobs: all", lambda r: str(sum(r["jobs"].values())))
+    row("jobs in all", lambda r: str(sum(r["jobs"].values())))
     row("critical path (jobs)", lambda r: str(r["longest"]))
     for step in ("segments", "spectrograms", "adversarial", "reconstruct", "study_perturb"):
         row(f"largest shard: {step}", lambda r, step=step: gb(r["largest"][step]))
