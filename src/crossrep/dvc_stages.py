@@ -183,7 +183,9 @@ def derive(snakefile: Path, configfiles: list[Path]) -> dict:
         present = [r for r in rules if r in {job.rule.name for job in jobs}]
         cmd = ["snakemake", "--cores", "all"]
         cmd += [arg for c in configfiles for arg in ("--configfile", rel(c))]
-        cmd += [target, "--allowed-rules", *present]
+        # the target rule is allowed too: an aggregate whose inputs wait for the manifest
+        # checkpoint is planned again after it, and a rule not allowed then plans nothing
+        cmd += [target, "--allowed-rules", *present, *([target] if target not in present else [])]
         entry = {"cmd": " ".join(cmd), "deps": sorted(deps[stage], key=_dep_order)}
         params = _params_by_file(leaves[stage], config, overrides, [rel(c) for c in configfiles])
         if params:
