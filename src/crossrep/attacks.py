@@ -14,13 +14,13 @@ the batch, shard or order it is processed in.
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
 from . import ATTACK_METHODS as METHODS
+from .shards import row_seeds  # noqa: F401  (re-exported: the seeding rule's home is shards)
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,6 @@ class AttackConfig:
         # the step scales with eps in a sweep so the iterations can still reach the ball's edge
         step = p["step"] * (eps / p["eps"]) if p["eps"] else p["step"]
         return cls(method, eps, step, p["iterations"], attack["targeted"], attack["clip_to_range"])
-
-
-def row_seeds(seed: int, keys) -> list[int]:
-    """One seed per row from the run's ``seed`` and the row's identity (e.g. "track#segment")."""
-    return [zlib.crc32(f"{seed}/{key}".encode()) for key in keys]
 
 
 def row_uniform(like: torch.Tensor, seeds) -> torch.Tensor:
@@ -79,7 +74,7 @@ def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, 
     adv = clean.clone()
     if cfg.method == "pgd":
         if seeds is None:
-            raise ValueError("PGD's random start needs one seed per row (attacks.row_seeds)")
+            raise ValueError("PGD's random start needs one seed per row (shards.row_seeds)")
         adv = clean + (2 * row_uniform(clean, seeds) - 1) * cfg.eps
     sign = -1.0 if cfg.targeted else 1.0
     for _ in range(cfg.iterations):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -147,6 +148,12 @@ def read_strings(ds, selection=slice(None)) -> np.ndarray:
 def row_keys(track_ids, segments) -> list[str]:
     """Each row's identity, "track#segment": what per-row seeds derive from (``attacks.row_seeds``)."""
     return [f"{track}#{int(segment)}" for track, segment in zip(track_ids, segments, strict=True)]
+
+
+def row_seeds(seed: int, keys) -> list[int]:
+    """One seed per row from the run's ``seed`` and the row's identity (``row_keys``): what
+    PGD's start, the noise control and Griffin-Lim's initial phase draw from."""
+    return [zlib.crc32(f"{seed}/{key}".encode()) for key in keys]
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attacks import row_seeds
 from ..features import Spectrogram, SpectrogramConfig
 from ..runtime import log, progress
-from ..shards import assert_aligned, batches, open_shard, read_strings, row_keys, write_shard
+from ..shards import assert_aligned, batches, open_shard, read_strings, row_keys, row_seeds, write_shard
 
 
 def run(*, segments, source, out, representation: str, params: dict) -> None:
@@ -16,7 +15,7 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
     ``segments`` (its ORIGINAL phase, or its Im X and offset on the real-part scale). Mel:
     the scale undone (with the clean peak on the ref-max scale), NNLS to a linear
     magnitude, then Griffin-Lim whose random initial phase is drawn per row from its identity
-    (``attacks.row_seeds``), so neither the batch nor the shard part a row falls in matters.
+    (``shards.row_seeds``), so neither the batch nor the shard part a row falls in matters.
 
     Reads: ``seed``, ``audio.sample_rate``, ``spectrogram``, ``reconstruction.batch_size``,
     ``reconstruction.griffin_lim_iterations``, ``reconstruction.nnls_iterations``.
