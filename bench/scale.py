@@ -31,7 +31,7 @@ from crossrep.audio import segment_starts
 from crossrep.dvc_stages import load_jobs
 from crossrep.features import SpectrogramConfig
 from crossrep.study import PATHS
-from crossrep.study.clips import part_clips
+from crossrep.study.clips import clips_per_part
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT = 4
@@ -105,8 +105,7 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     versions = {s: len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"])) for s, v in params["study"]["sources"].items()}
     total["study_perturb"] = studied * sum(versions.values()) * clip * FLOAT
     per_fold = studied // ds["folds"]
-    per_part = part_clips(clip, seg["window"], seg["overlap"], params["shards"]["max_segments"],
-                          params["attack"]["batch_size"])
+    per_part = clips_per_part(params)
     largest["study_perturb"] = min(per_fold, per_part or per_fold) * max(versions.values()) * clip * FLOAT
     return total, largest
 

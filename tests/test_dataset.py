@@ -199,7 +199,7 @@ def test_parts_pack_whole_clips_in_manifest_order_up_to_max_segments(tmp_path):
         assert rows.part.tolist() == [1 + i // 2 for i in range(len(rows))]
     path = tmp_path / "manifest.csv"
     split.to_csv(path, index=False)
-    parts = dataset.fold_parts(path)
+    parts = dataset.fold_parts(dataset.read_manifest(path))
     assert sorted(parts) == [1, 2, 3]
     assert all(p == list(range(1, len(p) + 1)) for p in parts.values())
     sizes = split[split.status != "skipped"].groupby("fold").size()

@@ -174,10 +174,9 @@ def assign_parts(manifest: pd.DataFrame, max_segments: int | None, clip: int, wi
             filled += count
 
 
-def fold_parts(path) -> dict[int, list[int]]:
-    """{fold: its part numbers} of a manifest file."""
-    table = read_manifest(path)
-    used = table[table["status"] != "skipped"]
+def fold_parts(manifest: pd.DataFrame) -> dict[int, list[int]]:
+    """{fold: its part numbers} of a manifest."""
+    used = manifest[manifest["status"] != "skipped"]
     return {int(f): sorted(int(p) for p in g.unique()) for f, g in used.groupby("fold")["part"]}
 
 

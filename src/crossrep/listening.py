@@ -18,7 +18,7 @@ import pandas as pd
 
 from .audio import write_wav
 from .shard_rows import ShardRows
-from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts
+from .shards import atomic_path, read_csv_parts, read_parts
 
 
 def safe_name(text: str) -> str:
@@ -44,10 +44,9 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
                            snr=read_csv_parts(src["snr"]))
                 for name, src in sources.items() if name != "original"}
     original_1d = _predictions(sources["original"]["cnn1d"])
-    with open_shard(part_paths(segments_path)[0], "audio") as first:
-        genres = json.loads(first.attrs["genres"])
     with ExitStack() as stack:
         seg = stack.enter_context(ShardRows(segments_path, "audio"))
+        genres = json.loads(seg.files[0].attrs["genres"])
         rebuilt = {name: stack.enter_context(ShardRows(v["rebuilt"], "audio")) for name, v in versions.items()}
         tracks, labels, segments = seg.track_ids, seg.labels, seg.segments
         picks = []

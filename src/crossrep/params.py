@@ -112,6 +112,7 @@ def validate(params: dict, source: str = "params.yaml", base_dir: str | Path = "
 
 def _cross_checks(p: dict, base_dir: Path) -> list[str]:
     """Rules that span several keys (the schema checks each key alone)."""
+    from .audio import segment_starts
     from .shapes import cnn1d_output_length, cnn2d_output_shape  # arithmetic only: no torch at parse time
 
     problems = []
@@ -126,8 +127,9 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
         problems.append("dataset.pad_tolerance_seconds: must be smaller than dataset.clip_seconds")
     if int(seg["window"] * (1 - seg["overlap"])) < 1:
         problems.append(f"segment.overlap: {seg['overlap']} leaves a hop of 0 samples; use a smaller overlap")
-    per_clip = 1 + (clip - seg["window"]) // max(int(seg["window"] * (1 - seg["overlap"])), 1)
-    if seg["window"] <= clip and p["shards"]["max_segments"] < per_clip:
+    hop_ok = int(seg["window"] * (1 - seg["overlap"])) >= 1
+    per_clip = len(segment_starts(clip, seg["window"], seg["overlap"])) if hop_ok else 0
+    if p["shards"]["max_segments"] < per_clip:
         problems.append(f"shards.max_segments: {p['shards']['max_segments']} is fewer than one clip's "
                         f"{per_clip} segments (a clip is never split over parts); raise it")
     if spec["n_fft"] > seg["window"]:

@@ -50,16 +50,9 @@ def dataset_inputs():
 @functools.lru_cache
 def _manifest_parts(manifest, mtime_ns):
     """({fold: shard parts}, {fold: study parts}) of one manifest version."""
-    clip = int(round(config["dataset"]["clip_seconds"] * config["audio"]["sample_rate"]))
-    per_part = study_clips.part_clips(
-        clip,
-        config["segment"]["window"],
-        config["segment"]["overlap"],
-        config["shards"]["max_segments"],
-        config["attack"]["batch_size"],
-    )
     table = dataset.read_manifest(manifest)
-    return dataset.fold_parts(manifest), study_clips.study_parts(table, config["study"]["clips_per_genre"], per_part)
+    per_part = study_clips.clips_per_part(config)
+    return dataset.fold_parts(table), study_clips.study_parts(table, config["study"]["clips_per_genre"], per_part)
 
 
 def parts(fold, studied=False):
@@ -75,23 +68,15 @@ def parts(fold, studied=False):
     return _manifest_parts(manifest, os.stat(manifest).st_mtime_ns)[int(studied)].get(int(fold), [])
 
 
-def study_rule(rule):
-    return rule.startswith("study_")
+def fold_outputs(rule, name=0, *, fold, studied=False, **wildcards):
+    """A per-part rule's outputs for every part of one fold, in part order (the fold's rows);
+    ``studied``: a study rule, over the study's parts."""
+    return [output_of(rule, name, fold=fold, part=p, **wildcards) for p in parts(fold, studied)]
 
 
-def fold_outputs(rule, name=0, *, fold, **wildcards):
-    """A per-part rule's outputs for every part of one fold, in part order (the fold's rows)."""
-    return [output_of(rule, name, fold=fold, part=p, **wildcards) for p in parts(fold, study_rule(rule))]
-
-
-def every_part(rule, name=0, **lists):
+def every_part(rule, name=0, studied=False, **lists):
     """A per-part rule's outputs over every fold and part and every combination of ``lists``."""
-    return [
-        f
-        for k in FOLDS
-        for p in parts(k, study_rule(rule))
-        for f in expand(output_of(rule, name, fold=k, part=p), **lists)
-    ]
+    return [f for k in FOLDS for p in parts(k, studied) for f in expand(output_of(rule, name, fold=k, part=p), **lists)]
 
 
 def config_of(*keys):
@@ -195,8 +180,8 @@ def report_results():
     def by_fold(rule, name=0, **wildcards):
         return {k: output_of(rule, name, fold=k, **wildcards) for k in FOLDS}
 
-    def by_part(rule, name=0, **wildcards):
-        return {k: fold_outputs(rule, name, fold=k, **wildcards) for k in FOLDS}
+    def by_part(rule, name=0, studied=False, **wildcards):
+        return {k: fold_outputs(rule, name, fold=k, studied=studied, **wildcards) for k in FOLDS}
 
     return {
         "clean": {m: by_part("predict_clean", model=m) for m in MODELS},
@@ -212,8 +197,8 @@ def report_results():
         "spectrograms": {r: by_part("spectrograms", rep=r) for r in REPRESENTATIONS},
         "manifest": str(rules.manifest.output[0]),
         "study": {
-            "scores": {s: by_part("study_score", source=s) for s in STUDY_SOURCES},
-            "quality": {s: by_part("study_perturb", "quality", source=s) for s in STUDY_SOURCES},
-            "audio": {s: by_part("study_perturb", "audio", source=s) for s in STUDY_SOURCES},
+            "scores": {s: by_part("study_score", source=s, studied=True) for s in STUDY_SOURCES},
+            "quality": {s: by_part("study_perturb", "quality", source=s, studied=True) for s in STUDY_SOURCES},
+            "audio": {s: by_part("study_perturb", "audio", source=s, studied=True) for s in STUDY_SOURCES},
         },
     }

@@ -94,5 +94,5 @@ rule study_score:
 
 rule all_study:
     input:
-        lambda wc: every_part("study_score", source=STUDY_SOURCES),
-        lambda wc: every_part("study_perturb", "quality", source=STUDY_SOURCES),
+        lambda wc: every_part("study_score", studied=True, source=STUDY_SOURCES),
+        lambda wc: every_part("study_perturb", "quality", studied=True, source=STUDY_SOURCES),

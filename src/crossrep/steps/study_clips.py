@@ -19,15 +19,13 @@ def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
     ``study.visqol_clips`` (the first that many chosen clips of the fold get ViSQOL),
     ``shards.max_segments``, ``segment.window``, ``segment.overlap``, ``attack.batch_size``.
     """
-    sample_rate, seg = params["audio"]["sample_rate"], params["segment"]
+    sample_rate = params["audio"]["sample_rate"]
     clip = int(round(params["dataset"]["clip_seconds"] * sample_rate))
     table = dataset.read_manifest(manifest)
     chosen = study_clips.choose(table[(table["fold"] == fold) & (table["status"] != "skipped")],
                                 params["study"]["clips_per_genre"])
     chosen["visqol"] = np.arange(len(chosen)) < params["study"]["visqol_clips"]
-    per_part = study_clips.part_clips(clip, seg["window"], seg["overlap"], params["shards"]["max_segments"],
-                                      params["attack"]["batch_size"])
-    rows = study_clips.study_part(chosen, part, per_part)
+    rows = study_clips.study_part(chosen, part, study_clips.clips_per_part(params))
     with write_shard(out, fold=fold, part=part, sample_rate=sample_rate) as shard:
         for row, samples in dataset.clip_audio(root, rows, sample_rate, clip):
             shard.append(audio=samples[None].astype(np.float32), label=np.array([row.label], np.int16),

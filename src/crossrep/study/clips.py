@@ -42,6 +42,15 @@ def part_clips(clip: int, window: int, overlap: float, max_segments: int | None,
     return max(step, max_segments // per_clip // step * step)
 
 
+def clips_per_part(params: dict) -> int | None:
+    """:func:`part_clips` for a params.yaml tree (``audio.sample_rate``, ``dataset.clip_seconds``,
+    ``segment``, ``shards.max_segments``, ``attack.batch_size``)."""
+    clip = int(round(params["dataset"]["clip_seconds"] * params["audio"]["sample_rate"]))
+    seg = params["segment"]
+    return part_clips(clip, seg["window"], seg["overlap"], params["shards"]["max_segments"],
+                      params["attack"]["batch_size"])
+
+
 def study_parts(manifest: pd.DataFrame, per_genre: int | None, clips_per_part: int | None) -> dict[int, list[int]]:
     """{fold: its study parts (1, 2, ...)}: the fold's studied clips cut into runs of
     ``clips_per_part`` (:func:`part_clips`)."""
