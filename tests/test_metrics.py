@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from crossrep import metrics
-from crossrep.shards import write_shard
+from crossrep.shards import write_csv, write_shard
 from crossrep.steps import transfer
 
 
@@ -79,3 +79,17 @@ def test_table_vii_none_row_figures_on_a_hand_made_pair(tmp_path):
     assert np.isinf(row["true_snr_db"]) and np.isinf(row["level_ratio_db"])          # identical signals
     assert row["level_ratio_vs_original_db"] == pytest.approx(20.0, abs=1e-3)         # 20 log10(1 / 0.1)
     assert row["snr_vs_original_db"] == pytest.approx(10 * np.log10(1 / 0.21), abs=1e-3)  # 6.78 dB
+
+
+def test_write_csv_writes_what_pandas_writes_and_refuses_ragged_columns(tmp_path):
+    columns = dict(track_id=["a,b", 'c"d', "e"], segment=list(np.array([0, 1, 2], np.int16)),
+                   true_snr_db=list(np.array([0.1, 1 / 3, np.nan])), visqol=[float("nan"), 4.73, 1e-20],
+                   eps=list(np.array([0.1, np.nan, 3.0], np.float32)), fooled=[True, False, True])
+    write_csv(tmp_path / "ours.csv", columns)
+    pd.DataFrame(columns).to_csv(tmp_path / "pandas.csv", index=False)
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    back = pd.read_csv(tmp_path / "ours.csv")
+    assert back["track_id"].tolist() == columns["track_id"] and back["visqol"].isna().tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="unequal length"):
+        write_csv(tmp_path / "ragged.csv", dict(a=[1, 2], b=[1]))
+    assert not (tmp_path / "ragged.csv").exists()

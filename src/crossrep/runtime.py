@@ -4,6 +4,7 @@ torch is imported only by the steps that use it; this module does not import it 
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
 from pathlib import Path
@@ -28,10 +29,36 @@ def setup(log_file=None, threads: int = 1) -> logging.Logger:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_file:
         sys.excepthook = _log_uncaught
+    keep_freed_memory()
     torch = sys.modules.get("torch")  # imported by the step module, or not needed at all
     if torch is not None:
         torch.set_num_threads(max(1, int(threads)))
     return log
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for the next allocation instead of handing it back.
+
+    By default glibc serves every block above 128 KiB (its dynamic rule stops at 32 MiB)
+    with a fresh mmap and unmaps it on free, so every training step's and attack
+    iteration's activations (87 MB for one layer of the STFT CNN at batch 50) are faulted
+    in and zeroed by the kernel again. Measured on the STFT CNN's training step: 3.4 M
+    page faults and a third of its CPU time in the kernel per 9 steps; with blocks up to
+    1 GiB taken from the heap and the heap never trimmed below 2 GiB of free space, 0.1 M
+    faults and a fifth of the kernel time, for ~45 % more peak memory (freed blocks are
+    kept). Results are bit-identical: only where memory comes from changes. A no-op (False)
+    where the C library is not glibc (macOS, musl).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    # mallopt takes a C int: both values stay below 2**31
+    return mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
 
 
 def _log_uncaught(kind, value, traceback) -> None:

@@ -1,10 +1,8 @@
 """Rule ``transfer``: the 1D CNN on rebuilt audio, and the SNRs of that audio."""
 from __future__ import annotations
 
-import pandas as pd
-
 from .. import metrics
-from ..shards import assert_aligned, atomic_path, batches, open_shard, read_strings
+from ..shards import assert_aligned, batches, open_shard, read_strings, write_csv
 from . import predict
 
 
@@ -33,5 +31,4 @@ def snr(*, segments, clean_rebuild, rebuilt, out, batch_size: int = 32) -> None:
             columns["snr_vs_original_db"] += list(metrics.snr_db(original, other))
             columns["level_ratio_db"] += list(metrics.level_ratio_db(reference, other))
             columns["level_ratio_vs_original_db"] += list(metrics.level_ratio_db(original, other))
-    with atomic_path(out) as tmp:
-        pd.DataFrame(columns).to_csv(tmp, index=False)
+    write_csv(out, columns)

@@ -9,11 +9,14 @@ cancelling them, so the file would carry a weaker attack than any window was giv
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..audio import segment_starts
+
+if TYPE_CHECKING:  # the functions take the manifest's tables; study_score needs only the batch size
+    import pandas as pd
 
 SCORE_BATCH_CLIPS = 8  # clips per batch of study_score
 
