@@ -31,12 +31,12 @@ STEPS = {
                     "representation='stft', params=dict(P, seed=0))"),
 }
 PRELUDE = """
-import json, resource, sys, torch
+import json, resource, sys
 from pathlib import Path
 import crossrep.steps.adversarial, crossrep.steps.manifest, crossrep.steps.reconstruct
 import crossrep.steps.segments, crossrep.steps.spectrograms, crossrep.steps.train
-from crossrep import steps
-torch.set_num_threads(1)
+from crossrep import runtime, steps
+runtime.setup(threads=1)  # as a job is set up: one thread, freed memory kept (runtime.keep_freed_memory)
 R = Path(sys.argv[1]); P = json.loads(sys.argv[2])
 """
 

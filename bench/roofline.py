@@ -13,6 +13,10 @@ count). The memory-bound side: a large copy's bandwidth, and each step's least D
 cache), so each step is also set against its roofline bound, max(FLOPs / matmul rate,
 bytes / copy bandwidth).
 
+Below the table, where the time of the paper-width 2D CNN training steps goes: torch's
+profiler's self time per operator (forward and backward), so a step far below the matmul
+rate shows which operators hold it there.
+
     python bench/roofline.py                  # torch's default thread count
     python bench/roofline.py --threads 2
 """
@@ -58,6 +62,16 @@ def counted_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
+
+
+def op_breakdown(fn, top: int) -> list[tuple[str, float, float]]:
+    """(operator, share of the step's self CPU time, ms) of the ``top`` costliest operators of one ``fn()``."""
+    fn()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [(e.key, e.self_cpu_time_total / total, e.self_cpu_time_total / 1e3) for e in events[:top]]
 
 
 def layer_bytes(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, int]:
@@ -157,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--top-ops", type=int, default=6, help="operators listed per paper-width 2D CNN step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -185,6 +200,11 @@ def main() -> None:
         print(f"{name:<44}{batch:>6}{flops / 1e9:>8.2f}{traffic / 1e9:>7.2f}{flops / traffic:>7.1f}{seconds:>9.3f}"
               f"{flops / seconds / 1e9:>9.1f}{flops / seconds / 1e9 / peak:>10.1%}{traffic / seconds / 1e9:>7.1f}"
               f"{bound:>9.3f}{bound / seconds:>9.1%}")
+    for name, batch, _flops, _traffic, fn in rows:
+        if name.startswith("cnn2d") and "train step (paper" in name:
+            print(f"\n{name}, batch {batch}: where the time goes (profiler self time)")
+            for op, share, ms in op_breakdown(fn, args.top_ops):
+                print(f"  {op:<42}{share:>7.1%}{ms:>10.1f} ms")
 
 
 if __name__ == "__main__":
