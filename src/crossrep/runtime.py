@@ -48,17 +48,19 @@ def keep_freed_memory() -> bool:
     iteration's activations (87 MB for one layer of the STFT CNN at batch 50) are faulted
     in and zeroed by the kernel again. Measured on the STFT CNN's training step: 3.4 M
     page faults and a third of its CPU time in the kernel per 9 steps; with blocks up to
-    1 GiB taken from the heap and the heap never trimmed below 2 GiB of free space, 0.1 M
+    2 GiB taken from the heap and the heap never trimmed below 2 GiB of free space, 0.1 M
     faults and a fifth of the kernel time, for ~45 % more peak memory (freed blocks are
-    kept). Results are bit-identical: only where memory comes from changes. A no-op (False)
-    where the C library is not glibc (macOS, musl).
+    kept). The bound is the largest a C int allows (2 GiB): Adam's temporaries for the
+    paper-width STFT CNN's 416 M-weight dense layer are 1.7 GB each. Results are
+    bit-identical: only where memory comes from changes. A no-op (False) where the C
+    library is not glibc (macOS, musl).
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    # mallopt takes a C int: both values stay below 2**31
-    return mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    largest = 2**31 - 1  # mallopt takes a C int
+    return mallopt(M_MMAP_THRESHOLD, largest) == 1 and mallopt(M_TRIM_THRESHOLD, largest) == 1
 
 
 def _log_uncaught(kind, value, traceback) -> None:
