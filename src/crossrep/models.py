@@ -58,8 +58,9 @@ class CNN2D(nn.Module):
             layers.append(nn.Conv2d(channels, width, 3))
             if batchnorm == "every_conv" or i == 0:
                 layers.append(nn.BatchNorm2d(width))
-            # in place: the BatchNorm before it keeps no output, and a 50-segment batch's
-            # activation is up to 0.7 GB at paper widths (same numbers, one allocation less)
+            # in place: the BatchNorm or convolution before it needs its input, not its output,
+            # for the backward, and a 50-segment batch's activation is up to 0.7 GB at paper
+            # widths (same numbers, one allocation less)
             layers.append(nn.ReLU(inplace=True) if activation == "relu" else nn.LeakyReLU(0.2, inplace=True))
             channels = width
             if i in (1, 3):

@@ -11,7 +11,7 @@ from ..shards import open_shard, read_strings, write_csv, write_shard
 from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL
 from ..study.clips import tile
 from ..study.perturb import Source, rebuilt_clips
-from ..study.quality import QUALITY_FIGURES, Visqol, clip_quality
+from ..study.quality import Visqol, clip_quality
 
 
 def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
@@ -37,8 +37,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     conditions = [(CLEAN, 0.0)] + [(kind, float(eps)) for kind in [*attack_params["methods"], NOISE]
                                    for eps in study["sources"][source]["eps"]]
     visqol = Visqol() if study["visqol_clips"] else None
-    quality = {name: [] for name in ("source", "fold", "path", "kind", "eps", "track_id", "label",
-                                      *QUALITY_FIGURES, "visqol")}
+    quality = {}  # column -> values, in the order of each row's keys
     with open_shard(clips, "audio", "label", "track_id", "visqol") as h5:
         originals, labels, scored = h5["audio"][...], h5["label"][...].astype(np.int64), h5["visqol"][...]
         tracks, fold = read_strings(h5["track_id"]), int(h5.attrs["fold"])
@@ -66,7 +65,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
                                          if visqol and kind != CLEAN and scored[start + i]
                                          else float("nan"))
                         for name, value in row.items():
-                            quality[name].append(value)
+                            quality.setdefault(name, []).append(value)
     write_csv(quality_out, quality)
     log.info("study %s fold %d: %d clips x %d conditions x %d paths", source, fold, len(originals), len(conditions),
              len(PATHS[source]))

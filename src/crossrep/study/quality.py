@@ -12,7 +12,6 @@ from .. import metrics
 
 VISQOL_RATE = 48000
 VISQOL_CEILING = 4.73  # audio mode's MOS-LQO for identical signals
-QUALITY_FIGURES = ("true_snr_db", "snr_vs_original_db", "level_ratio_db", "lsd_db")
 
 
 def clip_quality(clean_rebuild: np.ndarray, rebuilt: np.ndarray, original: np.ndarray) -> dict[str, np.ndarray]:
