@@ -31,7 +31,7 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from crossrep import models, runtime
+from crossrep import models, runtime, train
 from crossrep.features import Spectrogram, SpectrogramConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     shape = (window,) if kind == "cnn1d" else (cfg.n_bins(kind.split("_")[1]), cfg.n_frames(window))
     arch = models.architecture(kind, model_params, 10, sr, window, *(shape if kind != "cnn1d" else ()))
     model = models.build(kind, arch)
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-4)
+    optimiser = train.adam(model, 1e-4)  # as training builds it
 
     train_x, train_y = torch.randn(train_batch, *shape), torch.randint(0, 10, (train_batch,))
     attack_batch = params["attack"]["batch_size"]

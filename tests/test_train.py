@@ -33,6 +33,35 @@ def test_short_training_lowers_the_loss_and_writes_a_standalone_checkpoint(tiny_
     assert abs(float(model.norm.mean.mean()) - float(expected.mean())) < 10
 
 
+def test_fused_adam_takes_the_reference_adam_steps():
+    """train.adam (one fused pass) follows torch's reference Adam (a loop of elementwise
+    ops) to float rounding over several steps, weight decay included; frozen weights stay out."""
+    def trained(make_optimiser):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(40, 30), torch.nn.ReLU(), torch.nn.Linear(30, 5))
+        model[0].bias.requires_grad_(False)
+        optimiser = make_optimiser(model)
+        data = torch.Generator().manual_seed(1)
+        for _ in range(10):
+            x, y = torch.randn(16, 40, generator=data), torch.randint(0, 5, (16,), generator=data)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return model, optimiser
+
+    fused, optimiser = trained(lambda m: train.adam(m, 1e-2, weight_decay=1e-3))
+    reference, _ = trained(lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-2,
+                                                      weight_decay=1e-3, foreach=False))
+    assert optimiser.defaults["fused"] and len(optimiser.param_groups[0]["params"]) == 3
+    torch.manual_seed(0)
+    start = torch.nn.Linear(40, 30)                                  # the first layer's initial weights
+    assert torch.equal(fused[0].bias, start.bias)                     # frozen: untouched
+    assert not torch.equal(fused[0].weight, start.weight)             # trained: moved
+    for a, b in zip(fused.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_training_is_deterministic(tiny_data, tmp_path):
     a, ha = train_tiny(tiny_data, "cnn1d", tmp_path / "a", epochs=2)
     b, hb = train_tiny(tiny_data, "cnn1d", tmp_path / "b", epochs=2)

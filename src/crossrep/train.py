@@ -61,6 +61,18 @@ def evaluate(model, rows: ShardRows, indices, batch_size: int, device) -> tuple[
     return sum(losses) / n, float((probs.argmax(1) == rows.labels[indices]).mean()) if len(indices) else 0.0, probs
 
 
+def adam(model: nn.Module, learning_rate: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam over the model's trainable weights, as one fused pass per weight tensor.
+
+    On a CPU torch's default Adam runs a loop of ~8 elementwise ops over every weight and
+    its two moments; the fused kernel reads and writes each once. For the paper-width STFT
+    CNN's 416 M weights that is 4.1 s -> 0.31 s per step on one thread (`bench/train.py`). The
+    update is the same formula; its float rounding differs from the loop's in the last bit.
+    """
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=learning_rate,
+                            weight_decay=weight_decay, fused=True)
+
+
 def train_fold(kind: str, train_paths, checkpoint_path, history_path, fold: int, classes, model_params: dict,
                train_params: dict, seed: int, sample_rate: int, device: torch.device, extra_params=None) -> dict:
     """Train ``kind`` on ``train_paths`` shards; write the checkpoint and the history CSV."""
@@ -79,8 +91,7 @@ def train_fold(kind: str, train_paths, checkpoint_path, history_path, fold: int,
         mean, std = streaming_stats(rows, train_idx, train_params["batch_size"], per_bin=kind != "cnn1d")
         model.norm.set(mean, std)
         learning_rate = train_params["learning_rate"]["cnn1d" if kind == "cnn1d" else "cnn2d"]
-        optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=learning_rate,
-                                     weight_decay=train_params["weight_decay"])
+        optimiser = adam(model, learning_rate, train_params["weight_decay"])
         params_record = dict(kind=kind, fold=fold, seed=seed, model=model_params, train=train_params,
                              sample_rate=sample_rate, **(extra_params or {}))
         fingerprint = json.dumps(params_record, sort_keys=True)
