@@ -50,8 +50,8 @@ def keep_freed_memory() -> bool:
     page faults and a third of its CPU time in the kernel per 9 steps; with blocks up to
     2 GiB taken from the heap and the heap never trimmed below 2 GiB of free space, 0.1 M
     faults and a fifth of the kernel time, for ~45 % more peak memory (freed blocks are
-    kept). The bound is the largest a C int allows (2 GiB): Adam's temporaries for the
-    paper-width STFT CNN's 416 M-weight dense layer are 1.7 GB each. Results are
+    kept). The bound is the largest a C int allows (2 GiB): at paper widths one layer's
+    activations for a batch of 50 reach 0.7 GB, and its weight gradient 1.7 GB. Results are
     bit-identical: only where memory comes from changes. A no-op (False) where the C
     library is not glibc (macOS, musl).
     """
