@@ -31,8 +31,9 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from crossrep import models, runtime, train
+from crossrep import models, representation_of, runtime, train
 from crossrep.features import Spectrogram, SpectrogramConfig
+from crossrep.reconstruction import griffin_lim
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +106,7 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     """(name, batch, callable) of one model's compute steps."""
     sr, window = params["audio"]["sample_rate"], params["segment"]["window"]
     cfg = SpectrogramConfig.from_params(params["spectrogram"], sr)
-    shape = (window,) if kind == "cnn1d" else (cfg.n_bins(kind.split("_")[1]), cfg.n_frames(window))
+    shape = (window,) if kind == "cnn1d" else (cfg.n_bins(representation_of(kind)), cfg.n_frames(window))
     arch = models.architecture(kind, model_params, 10, sr, window, *(shape if kind != "cnn1d" else ()))
     model = models.build(kind, arch)
     optimiser = train.adam(model, 1e-4)  # as training builds it
@@ -163,7 +164,7 @@ def spectrogram_steps(params: dict):
     spectrum = gl_batch * cfg.n_stft_bins * frames * 8
     # one iteration (iSTFT + STFT) and the final iSTFT: three transforms of every frame; each
     # reads and writes a complex spectrum, the momentum update reads two and writes one
-    yield ("Griffin-Lim, 1 iteration", gl_batch, lambda: transform.griffin_lim(mag, 1, window),
+    yield ("Griffin-Lim, 1 iteration", gl_batch, lambda: griffin_lim(transform, mag, 1, window),
            3 * gl_batch * frames * fft_flops(n_fft), 9 * spectrum)
 
 

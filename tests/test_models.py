@@ -134,7 +134,7 @@ def test_1d_checkpoint_loads_its_filterbank_without_designing_one(tmp_path):
             "import importlib, pkgutil, crossrep.steps as steps; "
             "[importlib.import_module(f'crossrep.steps.{m.name}') for m in pkgutil.iter_modules(steps.__path__)]; "
             "from crossrep.features import Spectrogram, SpectrogramConfig; s = Spectrogram(SpectrogramConfig()); "
-            "s.istft(s.stft(torch.randn(1, 4096)), 4096); "
+            "from crossrep.reconstruction import istft; istft(s, s.stft(torch.randn(1, 4096)), 4096); "
             "print(sorted(m for m in ('scipy.signal', 'librosa') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 

@@ -11,3 +11,11 @@ ATTACK_METHODS = ("fgsm", "bim", "pgd")
 MODELS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
 
 __version__ = "0.1.0"
+
+
+def representation_of(model: str) -> str | None:
+    """The spectrogram a model reads ("stft" or "mel" for a 2D CNN), None for the 1D CNN
+    (raw samples). The one place that knows how a model's name encodes its input."""
+    if model not in MODELS:
+        raise ValueError(f"model {model!r}: choose one of {MODELS}")
+    return None if model == "cnn1d" else model.removeprefix("cnn2d_")

@@ -1,4 +1,4 @@
-"""STFT and mel spectrograms in dB and their inverses, batched.
+"""STFT and mel spectrograms in dB, batched, and the scales they are stored on.
 
 Forward: ``torch.stft`` over a batch of segments, and for mel a cached librosa
 filterbank applied as one matrix product (equal to librosa.stft /
@@ -21,23 +21,20 @@ librosa.feature.melspectrogram(power=1)), then one of these scales:
   raised to it (librosa's default of 80 in the authors' calls). Lossy: quiet bins do
   not come back.
 
-Inverse: the scale undone with the clean segment's reference (``reference()``), then
-STFT -> waveform by ``torch.istft``; mel -> linear magnitude by non-negative least
-squares (multiplicative updates, batched) -> waveform by fast Griffin-Lim (librosa's
-algorithm, momentum 0.99, batched in torch).
+A scale is undone by ``Spectrogram.linear`` with the clean segment's reference
+(``Spectrogram.reference``); the waveforms themselves come back in
+``crossrep.reconstruction`` (inverse STFT, NNLS, Griffin-Lim).
 """
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
-from . import REPRESENTATIONS
+from . import REPRESENTATIONS, representation_of
 
-NNLS_ITERATIONS = 100  # mel -> linear magnitude (reconstruction.nnls_iterations); converges on 64 -> 257 bins
 SCALES = {"stft": ("magnitude_db", "real_offset_db"), "mel": ("magnitude_db", "magnitude_db10_ref_max")}
 
 
@@ -94,7 +91,7 @@ def periodic_window(name: str, n: int) -> np.ndarray:
 
 
 class Spectrogram:
-    """Forward and inverse transforms for one configuration (filterbank built once)."""
+    """The forward transforms of one configuration (filterbank built once) and the scale's inverse."""
 
     def __init__(self, config: SpectrogramConfig, device="cpu"):
         self.cfg = config
@@ -115,10 +112,6 @@ class Spectrogram:
     def mel_basis(self) -> torch.Tensor:
         """The (n_mels, bins) librosa filterbank (slaney), built on first use."""
         return torch.as_tensor(self._mel_basis_np, device=self.device)
-
-    @functools.cached_property
-    def _mel_pinv(self) -> torch.Tensor:
-        return torch.linalg.pinv(self.mel_basis)
 
     # -- forward -----------------------------------------------------------------
     def stft(self, audio) -> torch.Tensor:
@@ -186,74 +179,6 @@ class Spectrogram:
             return _tensor(reference["peak"], self.device) * torch.pow(10.0, db / 10.0)
         return torch.pow(10.0, db / 20.0)
 
-    # -- inverse -----------------------------------------------------------------
-    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Waveforms (batch, length) from complex spectrograms."""
-        return torch.istft(spec, self.cfg.n_fft, self.cfg.hop_length, window=self.window,
-                           center=True, length=length)
-
-    def mel_to_magnitude(self, mel_magnitude, iterations: int = NNLS_ITERATIONS) -> torch.Tensor:
-        """Non-negative least squares M = B S for S >= 0 (batched multiplicative updates).
-
-        The batch's frames are laid side by side as one (bins, batch x frames) matrix: two
-        plain matrix products per update instead of a broadcast batched product (~6x faster
-        on a CPU, measured), and the pseudo-inverse of the filterbank is computed once."""
-        mel = torch.as_tensor(mel_magnitude, dtype=torch.float32, device=self.device)
-        batch, n_mels, frames = mel.shape
-        mel = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)
-        basis = self.mel_basis
-        target = basis.T @ mel
-        estimate = torch.clamp(self._mel_pinv @ mel, min=self.cfg.amin)
-        for _ in range(iterations):
-            # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
-            estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
-        return estimate.reshape(-1, batch, frames).permute(1, 0, 2)
-
-    def griffin_lim(self, magnitude, n_iter: int, length: int, seed=0, momentum: float = 0.99) -> torch.Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013; librosa's update rule), batched. ``seed``:
-        an int for the batch's random initial phase, or a sequence of one seed per row."""
-        mag = torch.as_tensor(magnitude, dtype=torch.float32, device=self.device)
-        if isinstance(seed, (int, np.integer)):  # one generator for the batch
-            gen = torch.Generator(device=self.device).manual_seed(seed)
-            uniform = torch.rand(mag.shape, generator=gen, device=self.device)
-        else:  # one seed per row: a row's start does not depend on its batch
-            uniform = torch.stack([torch.rand(mag.shape[1:], generator=torch.Generator().manual_seed(s))
-                                   for s in seed]).to(self.device)
-        angles = torch.polar(torch.ones_like(mag), 2 * math.pi * uniform)
-        previous = torch.zeros_like(angles)
-        for _ in range(n_iter):
-            rebuilt = self.stft(self.istft(mag * angles, length))
-            angles = rebuilt - (momentum / (1 + momentum)) * previous
-            angles = angles / (angles.abs() + 1e-16)
-            previous = rebuilt
-        return self.istft(mag * angles, length)
-
-    def invert(self, representation: str, db, length: int, reference: dict | None = None,
-               griffin_lim_iterations: int = 32, seed: int = 0, nnls_iterations: int = NNLS_ITERATIONS) -> np.ndarray:
-        """Waveforms (batch, length) from spectrograms on the configured scale.
-
-        ``reference``: ``self.reference(representation, clean_audio)`` of the clean segments.
-        STFT puts back the clean phase (or Im X); mel goes through NNLS and then Griffin-Lim,
-        whose random initial phase is drawn from ``seed``.
-        """
-        reference = reference or {}
-        needs = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
-        missing = needs.get(self.scale(representation)) if (representation, self.scale(representation)) \
-            != ("mel", "magnitude_db") else None
-        if missing and missing not in reference:
-            raise ValueError(f"{representation} inversion on the {self.scale(representation)} scale needs the "
-                             f"clean segments' reference (Spectrogram.reference): {missing!r} missing")
-        with torch.no_grad():
-            linear = self.linear(representation, db, reference)
-            if representation == "mel":
-                audio = self.griffin_lim(self.mel_to_magnitude(linear, nnls_iterations), griffin_lim_iterations,
-                                         length, seed)
-            elif "imag" in reference:
-                audio = self.istft(torch.complex(linear, _tensor(reference["imag"], self.device)), length)
-            else:
-                audio = self.istft(torch.polar(linear, _tensor(reference["phase"], self.device)), length)
-            return audio.cpu().numpy()
-
 
 def _offset(real: np.ndarray) -> np.ndarray:
     """Per-segment c >= 0 making Re X + c non-negative (batch, 1, 1)."""
@@ -276,7 +201,7 @@ def model_input(checkpoint: dict, segments) -> torch.Tensor:
         return torch.from_numpy(segments)
     params = checkpoint["params"]
     config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])
-    return torch.from_numpy(_transform(config).db(checkpoint["kind"].split("_")[1], segments))
+    return torch.from_numpy(_transform(config).db(representation_of(checkpoint["kind"]), segments))
 
 
 _TRANSFORMS: dict = {}
@@ -287,11 +212,3 @@ def _transform(config: SpectrogramConfig) -> "Spectrogram":
     if config not in _TRANSFORMS:
         _TRANSFORMS[config] = Spectrogram(config)
     return _TRANSFORMS[config]
-
-
-def spectral_convergence(reference_magnitude, estimate_magnitude) -> np.ndarray:
-    """||S - S_hat||_F / ||S||_F per item (lower is better)."""
-    ref = np.asarray(reference_magnitude, dtype=np.float64)
-    est = np.asarray(estimate_magnitude, dtype=np.float64)
-    axes = tuple(range(1, ref.ndim))
-    return np.sqrt(((ref - est) ** 2).sum(axes)) / np.sqrt((ref ** 2).sum(axes))

@@ -130,7 +130,7 @@ def model_input(model, fold, part):
     """The shard a model reads for one fold part: spectrograms for 2D CNNs, segments for the 1D CNN."""
     if model == "cnn1d":
         return output_of("segments", fold=fold, part=part)
-    return output_of("spectrograms", rep=model.split("_")[1], fold=fold, part=part)
+    return output_of("spectrograms", rep=crossrep.representation_of(model), fold=fold, part=part)
 
 
 def train_keys(model):
@@ -139,7 +139,7 @@ def train_keys(model):
     family = "cnn1d" if model == "cnn1d" else "cnn2d"
     keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
     keys += [f"train.{k}" for k in config["train"] if k != "threads"]
-    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram_keys(model.split("_")[1]))
+    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram_keys(crossrep.representation_of(model)))
 
 
 def condition_source(rep, condition, fold, part):

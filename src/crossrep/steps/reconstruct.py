@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..features import Spectrogram, SpectrogramConfig
+from ..reconstruction import invert
 from ..runtime import log, progress
 from ..shards import assert_aligned, batches, open_shard, read_strings, row_keys, row_seeds, write_shard
 
@@ -34,10 +35,10 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
             for part in progress(parts, f"rebuild {representation}"):
                 reference = transform.reference(representation, seg["audio"][part])
                 tracks, segments_ = list(read_strings(seg["track_id"], part)), seg["segment"][part]
-                audio_rebuilt = transform.invert(representation, spec["spec"][part], window, reference=reference,
-                                                 griffin_lim_iterations=iterations,
-                                                 seed=row_seeds(params["seed"], row_keys(tracks, segments_)),
-                                                 nnls_iterations=params["reconstruction"]["nnls_iterations"])
+                audio_rebuilt = invert(transform, representation, spec["spec"][part], window, reference=reference,
+                                       griffin_lim_iterations=iterations,
+                                       seed=row_seeds(params["seed"], row_keys(tracks, segments_)),
+                                       nnls_iterations=params["reconstruction"]["nnls_iterations"])
                 shard.append(audio=audio_rebuilt.astype(np.float32), label=seg["label"][part],
                              track_id=tracks, segment=segments_)
     log.info("rebuilt %d %s segments from %s", n, representation, source)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import models
-from ..features import NNLS_ITERATIONS, Spectrogram, SpectrogramConfig
+from ..features import Spectrogram, SpectrogramConfig
+from ..reconstruction import NNLS_ITERATIONS
 from ..runtime import log, progress
 from ..shards import open_shard, read_strings, write_csv, write_shard
 from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL

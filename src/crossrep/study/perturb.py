@@ -5,7 +5,7 @@ perturbed by an attack on that source's 2D CNN (eps in dB) or by the noise contr
 rebuilt: STFT with the clean window's own reference (phase, or Im X); mel through NNLS and
 either the clean STFT phase ("oracle_phase": the attack's own effect) or Griffin-Lim
 seeded per window ("griffin_lim": what an attacker without the phase gets). The same
-rebuild as ``Spectrogram.invert`` (which the pipeline's reconstruct rule uses), written
+rebuild as ``reconstruction.invert`` (which the pipeline's reconstruct rule uses), written
 out here so the NNLS, the costliest part, runs once for both mel paths.
 
 Waveform source (``cnn1d``): the window's samples attacked on the 1D CNN in units of the
@@ -25,7 +25,7 @@ from torch import nn
 
 from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
 from ..audio import power
-from ..features import NNLS_ITERATIONS
+from ..reconstruction import NNLS_ITERATIONS, griffin_lim, invert, istft, mel_to_magnitude
 from . import NOISE
 from .clips import tile, untile
 
@@ -91,13 +91,13 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
     adv = perturbed(source.model, clean, kind, eps, **common).numpy()
     reference = transform.reference(rep, windows)
     if rep == "stft":
-        return {"clean_phase": transform.invert("stft", adv, length, reference=reference)}
+        return {"clean_phase": invert(transform, "stft", adv, length, reference=reference)}
     # one NNLS for both paths: the mel magnitude is the same, only the phase differs
-    magnitude = transform.mel_to_magnitude(transform.linear("mel", adv, reference), source.nnls_iterations)
+    magnitude = mel_to_magnitude(transform, transform.linear("mel", adv, reference), source.nnls_iterations)
     with torch.no_grad():
-        oracle = transform.istft(torch.polar(magnitude, transform.phase(windows)), length)
-        griffin_lim = transform.griffin_lim(magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
-    return {"oracle_phase": oracle.numpy(), "griffin_lim": griffin_lim.numpy()}
+        oracle = istft(transform, torch.polar(magnitude, transform.phase(windows)), length)
+        unphased = griffin_lim(transform, magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
+    return {"oracle_phase": oracle.numpy(), "griffin_lim": unphased.numpy()}
 
 
 def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps: float,

@@ -1,0 +1,104 @@
+"""Waveforms back from spectrograms, batched: the inverse STFT, mel -> linear magnitude by
+non-negative least squares, fast Griffin-Lim, and :func:`invert`, which undoes any scale of
+``crossrep.features`` with the clean segments' reference.
+
+Kept apart from the forward transforms (``crossrep.features``) because the two change
+apart: an edit here reruns the rebuilds and what follows them, never a spectrogram shard
+or a training.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .features import Spectrogram
+
+NNLS_ITERATIONS = 100  # mel -> linear magnitude (reconstruction.nnls_iterations); converges on 64 -> 257 bins
+
+
+def istft(transform: Spectrogram, spec: torch.Tensor, length: int) -> torch.Tensor:
+    """Waveforms (batch, length) from complex spectrograms (``transform``'s frames and window)."""
+    cfg = transform.cfg
+    return torch.istft(spec, cfg.n_fft, cfg.hop_length, window=transform.window, center=True, length=length)
+
+
+def mel_to_magnitude(transform: Spectrogram, mel_magnitude, iterations: int = NNLS_ITERATIONS) -> torch.Tensor:
+    """Non-negative least squares M = B S for S >= 0 (batched multiplicative updates).
+
+    The batch's frames are laid side by side as one (bins, batch x frames) matrix: two plain
+    matrix products per update instead of a broadcast batched product (~6x faster on a CPU,
+    measured)."""
+    mel = torch.as_tensor(mel_magnitude, dtype=torch.float32, device=transform.device)
+    batch, n_mels, frames = mel.shape
+    mel = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)
+    basis = transform.mel_basis
+    target = basis.T @ mel
+    estimate = torch.clamp(torch.linalg.pinv(basis) @ mel, min=transform.cfg.amin)
+    for _ in range(iterations):
+        # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
+        estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
+    return estimate.reshape(-1, batch, frames).permute(1, 0, 2)
+
+
+def griffin_lim(transform: Spectrogram, magnitude, n_iter: int, length: int, seed=0,
+                momentum: float = 0.99) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013; librosa's update rule), batched. ``seed``: an
+    int for the batch's random initial phase, or a sequence of one seed per row."""
+    device = transform.device
+    mag = torch.as_tensor(magnitude, dtype=torch.float32, device=device)
+    if isinstance(seed, (int, np.integer)):  # one generator for the batch
+        gen = torch.Generator(device=device).manual_seed(seed)
+        uniform = torch.rand(mag.shape, generator=gen, device=device)
+    else:  # one seed per row: a row's start does not depend on its batch
+        uniform = torch.stack([torch.rand(mag.shape[1:], generator=torch.Generator().manual_seed(s))
+                               for s in seed]).to(device)
+    angles = torch.polar(torch.ones_like(mag), 2 * math.pi * uniform)
+    previous = torch.zeros_like(angles)
+    for _ in range(n_iter):
+        rebuilt = transform.stft(istft(transform, mag * angles, length))
+        angles = rebuilt - (momentum / (1 + momentum)) * previous
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    return istft(transform, mag * angles, length)
+
+
+# what each scale's inverse needs of the clean segments (Spectrogram.reference)
+_NEEDS = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
+
+
+def invert(transform: Spectrogram, representation: str, db, length: int, reference: dict | None = None,
+           griffin_lim_iterations: int = 32, seed=0, nnls_iterations: int = NNLS_ITERATIONS) -> np.ndarray:
+    """Waveforms (batch, length) from spectrograms on ``transform``'s configured scale.
+
+    ``reference``: ``transform.reference(representation, clean_audio)`` of the clean segments.
+    STFT puts back the clean phase (or Im X); mel goes through NNLS and then Griffin-Lim,
+    whose random initial phase is drawn from ``seed`` (see :func:`griffin_lim`).
+    """
+    reference = reference or {}
+    scale = transform.scale(representation)
+    missing = None if (representation, scale) == ("mel", "magnitude_db") else _NEEDS.get(scale)
+    if missing and missing not in reference:
+        raise ValueError(f"{representation} inversion on the {scale} scale needs the clean segments' reference "
+                         f"(Spectrogram.reference): {missing!r} missing")
+    with torch.no_grad():
+        linear = transform.linear(representation, db, reference)
+        if representation == "mel":
+            audio = griffin_lim(transform, mel_to_magnitude(transform, linear, nnls_iterations),
+                                griffin_lim_iterations, length, seed)
+        elif "imag" in reference:
+            imag = torch.as_tensor(reference["imag"], dtype=torch.float32, device=transform.device)
+            audio = istft(transform, torch.complex(linear, imag), length)
+        else:
+            phase = torch.as_tensor(reference["phase"], dtype=torch.float32, device=transform.device)
+            audio = istft(transform, torch.polar(linear, phase), length)
+        return audio.cpu().numpy()
+
+
+def spectral_convergence(reference_magnitude, estimate_magnitude) -> np.ndarray:
+    """||S - S_hat||_F / ||S||_F per item (lower is better)."""
+    ref = np.asarray(reference_magnitude, dtype=np.float64)
+    est = np.asarray(estimate_magnitude, dtype=np.float64)
+    axes = tuple(range(1, ref.ndim))
+    return np.sqrt(((ref - est) ** 2).sum(axes)) / np.sqrt((ref ** 2).sum(axes))
