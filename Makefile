@@ -1,13 +1,14 @@
 # Two entry points for a fresh machine (both idempotent):
 #   make run    install into .venv and run the pipeline on the embedded synthetic dataset
-#   make test   install into .venv and run the test suite
+#   make test   install into .venv and run the test suite (both layers)
+# While editing: make test-fast (tests/unit: no Snakemake or DVC run, under 3 minutes)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean system-packages report lint dvc.yaml
+.PHONY: install run test test-fast bench clean system-packages report lint dvc.yaml
 
 $(STAMP): pyproject.toml envs/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,10 @@ system-packages:
 	fi
 
 test: $(STAMP) system-packages
-	PATH="$(abspath $(BIN)):$$PATH" pytest -q --durations=12 $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" pytest -q --durations=12 $(PYTEST_ARGS) tests/unit tests/workflow
+
+test-fast: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" pytest -q --durations=8 $(PYTEST_ARGS) tests/unit
 
 # Snakemake's self-contained HTML report of the last run: tables, figures, per-rule runtimes
 report: $(STAMP)

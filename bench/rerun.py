@@ -22,7 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from crossrep.jobstats import job_stats
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tools/
+from tools.jobstats import job_stats  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.25

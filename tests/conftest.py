@@ -22,11 +22,21 @@ def default_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
 
 
+# The tiny configuration's signal: 1.5 s windows (the 1D CNN's Table II stack needs
+# ~1.25 s at 512 Gammatone taps), 75 % overlap, clips of two windows. Every shard, FFT,
+# attack and rebuild is 3.3x smaller than with the real 5 s windows; the layer arithmetic
+# at 5 s is tested apart (unit/test_models.py).
+TINY_WINDOW = 33075
+TINY_CLIP_SECONDS = 1.875       # round(1.875 * 22050) = 41344 samples: windows at 0 and 8268
+TINY_FRAMES = 1 + TINY_WINDOW // 256
+
+
 def tiny(params: dict) -> dict:
-    """A configuration small enough for a test: 3 clips per genre of 6.25 s (2 segments each)."""
+    """A configuration small enough for a test: 3 clips per genre of 1.875 s (2 segments each)."""
     p = copy.deepcopy(params)
     p["dataset"]["synthetic"]["tracks_per_genre"] = 3
-    p["dataset"]["clip_seconds"] = 6.25
+    p["dataset"]["clip_seconds"] = TINY_CLIP_SECONDS
+    p["segment"]["window"] = TINY_WINDOW
     p["model"]["cnn2d"].update(widths=[2, 2, 4, 4], dense=8)
     p["model"]["cnn1d"].update(gammatone_filters=4, widths=[4, 4, 4, 4], dense=8)
     p["train"].update(epochs=2, patience=2, threads=1)
@@ -60,6 +70,27 @@ def pipeline_run(tmp_path_factory, default_params) -> Path:
     sh(wf, "git", "add", "-A")
     sh(wf, "git", "commit", "-qm", "tiny run")
     return wf
+
+
+@pytest.fixture
+def repo(tmp_path, pipeline_run):
+    """A copy of the session's committed tiny run, for a test that changes it (keeps mtimes
+    and .snakemake's metadata, so Snakemake and DVC see it as built)."""
+    copy_ = tmp_path / "repo"
+    shutil.copytree(pipeline_run, copy_, symlinks=True)
+    return copy_
+
+
+def dry_run(workflow: Path, overlay: dict | None = None, *args) -> str:
+    """What Snakemake would run in ``workflow`` (stdout + stderr of a dry run), with
+    ``overlay`` laid over its params.yaml as a --configfile: a parameter change planned
+    without copying or touching the run."""
+    if overlay:
+        path = workflow.parent / f"overlay-{workflow.name}.yaml"
+        path.write_text(yaml.safe_dump(overlay, sort_keys=False))
+        args = ("--configfile", str(path), *args)
+    proc = snakemake(workflow, "--dry-run", *args)
+    return proc.stdout + proc.stderr
 
 
 def sh(cwd, *args, check=True, timeout=1800) -> str:

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake, tiny, write_workflow
-from crossrep.jobstats import job_stats
-from local_slurm import CONF_DIR, LocalSlurm, missing
+from tools.jobstats import job_stats
+from tools.local_slurm import CONF_DIR, LocalSlurm, missing
 
 LOCAL_RULES = {"synthesize", "manifest", "listening", "report"}
 

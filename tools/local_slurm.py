@@ -8,7 +8,7 @@ is started here in the foreground as a child process and stopped by ``stop()``. 
 removes the files it wrote there: a leftover slurm.conf makes every later ``snakemake``
 call wait on ``scontrol``.
 
-    python tests/local_slurm.py start /tmp/slurm    # prints the state folder, runs until Ctrl-C
+    python tools/local_slurm.py start /tmp/slurm    # prints the state folder, runs until Ctrl-C
 """
 from __future__ import annotations
 

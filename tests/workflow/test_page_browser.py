@@ -6,6 +6,8 @@ import threading
 
 import pytest
 
+from conftest import TINY_CLIP_SECONDS, TINY_WINDOW
+
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
@@ -53,6 +55,7 @@ def test_page_loads_without_errors_and_every_audio_decodes(served):
     samples = [d for d in decoded if not d[0].startswith("study_audio/")]
     study = [d for d in decoded if d[0].startswith("study_audio/")]
     assert len(samples) == 210 and len(study) == 28      # the study: 4 source paths x (clean + 3 kinds x 2 eps)
-    assert all(abs(duration - 5.0) < 1e-3 and rate == 22050 for _, duration, rate in samples), samples[:3]
-    assert all(abs(duration - 6.25) < 1e-3 and rate == 22050 for _, duration, rate in study), study[:3]
+    segment_s, clip_s = TINY_WINDOW / 22050, round(TINY_CLIP_SECONDS * 22050) / 22050
+    assert all(abs(duration - segment_s) < 1e-3 and rate == 22050 for _, duration, rate in samples), samples[:3]
+    assert all(abs(duration - clip_s) < 1e-3 and rate == 22050 for _, duration, rate in study), study[:3]
     assert problems == []

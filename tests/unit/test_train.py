@@ -1,9 +1,11 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import torch
 
-from conftest import train_tiny
-from crossrep import models, train
+from conftest import TINY_WINDOW, train_tiny
+from crossrep import dataset, models, train
 from crossrep.shard_rows import ShardRows
 
 
@@ -23,7 +25,7 @@ def test_short_training_lowers_the_loss_and_writes_a_standalone_checkpoint(tiny_
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     model, c = models.load_checkpoint(ckpt)
     assert c["kind"] == "cnn2d_mel" and len(c["classes"]) == 10
-    assert c["params"]["spectrogram"]["n_mels"] == 64 and c["params"]["segment"]["window"] == 110250
+    assert c["params"]["spectrogram"]["n_mels"] == 64 and c["params"]["segment"]["window"] == TINY_WINDOW
     assert c["history"]["epochs"] == 6 and 1 <= c["history"]["best_epoch"] <= 6
     assert not ckpt.with_suffix(".resume.pt").exists()
     root, _ = tiny_data
@@ -103,3 +105,21 @@ def test_resume_state_from_other_params_is_ignored(tiny_data, tmp_path):
     ckpt.unlink()
     _, hist = train_tiny(tiny_data, "cnn2d_mel", tmp_path, epochs=1)
     assert len(pd.read_csv(hist)) == 1 and not stale.exists()
+
+
+def test_another_seed_gives_other_folds_and_weights(tiny_data, tmp_path):
+    root, p = tiny_data
+    manifest = pd.read_csv(root / "manifest.csv")
+    other = manifest.copy()
+    dataset.assign_folds(other, p["dataset"]["genres"], 3, seed=p["seed"] + 1)
+    assert not manifest.fold.equals(other.fold)
+    a, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "a", epochs=1)
+    b, _ = train_tiny(tiny_data, "cnn2d_mel", tmp_path / "b", epochs=1)
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)                 # same seed: same weights
+    p2 = copy.deepcopy(p)
+    p2["seed"] += 1
+    c, _ = train_tiny((root, p2), "cnn2d_mel", tmp_path / "c", epochs=1)
+    sc = torch.load(c, weights_only=True)["state_dict"]
+    assert not torch.equal(sa["classifier.1.weight"], sc["classifier.1.weight"])

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,13 +23,6 @@ STAGES = ["data", "segments", "spectrograms", "train", "attack", "reconstruct", 
 def digests(folder):
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*.pt"))}
-
-
-@pytest.fixture
-def repo(tmp_path, pipeline_run):
-    repo = tmp_path / "repo"
-    shutil.copytree(pipeline_run, repo, symlinks=True)         # keeps mtimes and .snakemake metadata
-    return repo
 
 
 def _set_eps(repo, eps):

@@ -1,23 +1,36 @@
 """The whole pipeline on a tiny synthetic configuration, run for real through Snakemake."""
-import copy
 import json
 import re
-import shutil
 from collections import Counter
 
 import pandas as pd
 import pytest
 import soundfile as sf
-import yaml
 
-from conftest import snakemake
+from conftest import TINY_FRAMES, TINY_WINDOW, dry_run, snakemake
 from crossrep.shards import open_shard
-from crossrep.jobstats import job_stats
+from tools.jobstats import job_stats
 
 
 @pytest.fixture
 def run(pipeline_run):
     return pipeline_run
+
+
+def test_manifest_segments_and_spectrograms(run):
+    manifest = pd.read_csv(run / "data" / "manifest.csv")
+    assert len(manifest) == 30 and (manifest.status == "ok").all()
+    assert manifest.groupby("fold").size().tolist() == [10, 10, 10]
+    assert (manifest.groupby(["genre", "fold"]).size() == 1).all()
+    for fold in (1, 2, 3):
+        with open_shard(run / f"data/segments/fold{fold}-part1.h5", "audio") as h5:   # one part per fold
+            assert h5["audio"].shape == (20, TINY_WINDOW)          # 10 clips x 2 segments
+            assert h5["audio"].chunks == (1, TINY_WINDOW)
+            assert h5.attrs["dropped_silent"] == 0
+        for rep, bins in (("stft", 257), ("mel", 64)):
+            with open_shard(run / f"data/spectrograms/{rep}/fold{fold}-part1.h5", "spec") as h5:
+                assert h5["spec"].shape == (20, bins, TINY_FRAMES)
+    assert (run / "logs/segments/fold1-part1.log").read_text().count("segments from 10 clips") == 1
 
 
 def test_tables_and_metrics(run):
@@ -52,10 +65,10 @@ def test_tables_and_metrics(run):
 
 def test_shards_and_figures(run):
     with open_shard(run / "data/adversarial/stft/bim/fold1-part1.h5", "spec", "probs", "linf") as h5:
-        assert h5["spec"].shape == (20, 257, 431) and h5["probs"].shape == (20, 10)
+        assert h5["spec"].shape == (20, 257, TINY_FRAMES) and h5["probs"].shape == (20, 10)
         assert h5["linf"][...].max() <= 0.3 + 1e-5 and h5.attrs["iterations"] == 10
     with open_shard(run / "data/reconstructed/mel/bim/fold2-part1.h5", "audio") as h5:
-        assert h5["audio"].shape == (20, 110250)
+        assert h5["audio"].shape == (20, TINY_WINDOW)
     figures = run / "reports/figures"
     for name in ("training_curves", "fig4_stft_fgsm", "fig4_mel_bim", "accuracy_vs_eps", "snr_distributions"):
         assert (figures / f"{name}.png").stat().st_size > 5000
@@ -67,7 +80,7 @@ def test_listening_samples_are_16bit_wavs(run):
     wavs = sorted((run / "reports/audio").rglob("*.wav"))
     assert len(wavs) == 3 * 10 * 7                        # folds x genres x (original + 2 reps x 3 conditions)
     info = sf.info(wavs[0])
-    assert (info.samplerate, info.subtype, info.channels, info.frames) == (22050, "PCM_16", 1, 110250)
+    assert (info.samplerate, info.subtype, info.channels, info.frames) == (22050, "PCM_16", 1, TINY_WINDOW)
 
 
 def test_page_links_are_relative_and_exist(run):
@@ -115,16 +128,12 @@ def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
     assert all(job["runtime"] > 0 for job in runtimes)
 
 
-def test_spectrogram_change_reruns_only_that_representation(run, tmp_path):
+def test_spectrogram_change_reruns_only_that_representation(run):
     """After n_mels changes on a finished run, Snakemake plans exactly the mel branch: mel
     shards, the mel 2D CNN, its attacks, rebuilds and their transfer, the study's mel source
     (no STFT, no 1D CNN job), and the study's scoring of every source (the mel 2D CNN is one
     of its targets)."""
-    wf = tmp_path / "wf"
-    shutil.copytree(run, wf, symlinks=True)
-    (wf / "params.yaml").write_text((wf / "params.yaml").read_text().replace("n_mels: 64", "n_mels: 48"))
-    plan = snakemake(wf, "--dry-run")
-    out = plan.stdout + plan.stderr
+    out = dry_run(run, {"spectrogram": {"n_mels": 48}})
     assert job_stats(out) == {"spectrograms": 3, "train": 3, "predict_clean": 3, "adversarial": 6,
                               "eps_sweep": 6, "reconstruct": 9, "transfer": 9, "study_perturb": 3,
                               "study_score": 9, "listening": 3, "report": 1, "all": 1}
@@ -164,20 +173,12 @@ def test_transfer_study_outputs(run):
     assert "Transfer study: the budgets, heard" in page and page.count('src="study_audio/') >= 7
 
 
-def test_study_reruns_are_per_source(run, tmp_path):
+def test_study_reruns_are_per_source(run):
     """One source's sweep plans only that source's study jobs; retraining the 1D CNN plans
     its own source's perturbations and every source's scoring, never the 2D sources'
     perturbations nor any spectrogram attack or rebuild."""
-    wf = tmp_path / "wf"
-    shutil.copytree(run, wf, symlinks=True)
-    params = yaml.safe_load((wf / "params.yaml").read_text())
-
     def plan(section, key, value):
-        edited = copy.deepcopy(params)
-        edited[section][key[0]][key[1]] = value
-        (wf / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
-        out = snakemake(wf, "--dry-run")
-        out = out.stdout + out.stderr
+        out = dry_run(run, {section: {key[0]: {key[1]: value}}})
         perturbed = re.findall(r"^Job \d+: Study: (\S+) attacks and noise", out, re.M)
         return job_stats(out), perturbed
 
