@@ -188,7 +188,7 @@ LogFile={s}/log/slurmdbd.log
         (CONF_DIR / "slurmdbd.conf").chmod(0o600)
         return ctld, slurmd, dbd
 
-    def start(self) -> "LocalSlurm":
+    def start(self) -> LocalSlurm:
         reason = missing()
         if reason:
             raise RuntimeError(f"cannot start a local SLURM: {reason}")

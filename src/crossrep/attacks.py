@@ -33,7 +33,7 @@ class AttackConfig:
     clip_to_range: bool = False
 
     @classmethod
-    def from_params(cls, method: str, attack: dict, eps: float | None = None) -> "AttackConfig":
+    def from_params(cls, method: str, attack: dict, eps: float | None = None) -> AttackConfig:
         if method not in METHODS:
             raise ValueError(f"attack method {method!r} unknown; choose one of {METHODS}")
         if method == "fgsm":  # one step of eps: with eps given, attack.fgsm is not read

@@ -1,8 +1,8 @@
 """Audio input: decoding, resampling to mono at the working rate, and segmentation."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf

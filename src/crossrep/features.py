@@ -61,7 +61,7 @@ class SpectrogramConfig:
             raise ValueError(f"spectrogram.top_db {self.top_db!r}: a positive number of dB, or null for no floor")
 
     @classmethod
-    def from_params(cls, spectrogram: dict, sample_rate: int) -> "SpectrogramConfig":
+    def from_params(cls, spectrogram: dict, sample_rate: int) -> SpectrogramConfig:
         names = {f.name for f in fields(cls)}
         return cls(sample_rate=sample_rate, **{k: v for k, v in spectrogram.items() if k in names})
 
@@ -207,7 +207,7 @@ def model_input(checkpoint: dict, segments) -> torch.Tensor:
 _TRANSFORMS: dict = {}
 
 
-def _transform(config: SpectrogramConfig) -> "Spectrogram":
+def _transform(config: SpectrogramConfig) -> Spectrogram:
     """One Spectrogram per configuration per process (its filterbank is built once)."""
     if config not in _TRANSFORMS:
         _TRANSFORMS[config] = Spectrogram(config)

@@ -18,7 +18,9 @@ import pandas as pd
 
 from .audio import write_wav
 from .shard_rows import ShardRows
-from .shards import atomic_path, read_csv_parts, read_parts
+from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings
+from .study import CLEAN as STUDY_CLEAN
+from .study.summary import read_scores
 
 
 def safe_name(text: str) -> str:
@@ -137,3 +139,56 @@ def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio
     with atomic_path(out_html) as tmp:
         tmp.write_text(PAGE.format(dataset=html.escape(dataset), tables=tables_html, figures=figures_html,
                                    samples="".join(samples), extra=extra), encoding="utf-8")
+
+
+# -- the transfer study's section ------------------------------------------------------------
+TARGET_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
+SOURCE_NAME = {("stft", "clean_phase"): "STFT 2D CNN", ("mel", "oracle_phase"): "mel 2D CNN (oracle phase)",
+               ("mel", "griffin_lim"): "mel 2D CNN (Griffin-Lim)", ("cnn1d", "waveform"): "1D CNN (waveform)"}
+
+
+def fmt(value) -> str:
+    """A figure with two decimals, or a dash where there is none."""
+    return "—" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
+def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_clips: int, sample_rate: int,
+              classes) -> str:
+    """16-bit WAVs of the first ``n_clips`` studied clips of the first fold at every budget of
+    every source and path, and the HTML section listing them with each target's sum-rule
+    genre, the true SNR and ViSQOL. Returns the section."""
+    out_dir = Path(out_dir)
+    rows_html = []
+    for source, by_fold in audio.items():
+        fold = min(by_fold)
+        segments, probs = read_scores(scores[source][fold])
+        remaining = n_clips
+        for part in part_paths(by_fold[fold]):
+            with open_shard(part, "audio", "kind", "eps", "path", "track_id") as h5:
+                tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
+                eps = h5["eps"][...]
+                chosen = list(dict.fromkeys(tracks))[:remaining]
+                remaining -= len(chosen)
+                for row in np.flatnonzero(np.isin(tracks, chosen)):
+                    key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row])
+                    stem = f"{safe_name(key['track_id'])}_{key['path']}_{key['kind']}_eps{key['eps']:g}"
+                    name = f"{safe_name(source)}/{stem}.wav"
+                    write_wav(out_dir / name, h5["audio"][row], sample_rate)
+                    on_clip = np.flatnonzero((segments[list(key)] == pd.Series(key)).all(axis=1).to_numpy())
+                    genres = {t: classes[int(p[on_clip].sum(0).argmax())] for t, p in probs.items()}
+                    quality = clips[(clips["source"] == source) & (clips["fold"] == fold)
+                                    & (clips[list(key)] == pd.Series(key)).all(axis=1)]
+                    q = quality.iloc[0] if len(quality) else {}
+                    perturbation = "clean rebuild" if key["kind"] == STUDY_CLEAN else key["kind"]
+                    cells = [SOURCE_NAME[source, key["path"]], key["track_id"], perturbation, f"{key['eps']:g}",
+                             *(genres[t] for t in TARGET_NAME), fmt(q.get("true_snr_db")), fmt(q.get("visqol"))]
+                    src = html.escape(f"{out_dir.name}/{name}")
+                    rows_html.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                                     + f'<td><audio controls preload="none" src="{src}"></audio></td></tr>')
+    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", "STFT 2D CNN",
+                                             "mel 2D CNN", "1D CNN", "true SNR (dB)", "ViSQOL", "audio"))
+    return ("<h2>Transfer study: the budgets, heard</h2><p class=\"note\">Whole clips of the first fold at every "
+            "budget of every source (eps in dB for the 2D CNNs, x the clip's RMS for the 1D CNN); each model's "
+            "sum-rule genre on the re-segmented clip; true SNR against the same path's clean rebuild; "
+            f"ViSQOL v3 (audio mode, ceiling 4.73) where computed.</p><table><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows_html) + "</tbody></table>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "crossrep"
@@ -55,7 +55,7 @@ def imported_files(script: str | Path, package_dir: Path = PACKAGE_DIR) -> list[
     return list(_closure(Path(script).resolve(), Path(package_dir).resolve()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure(script: Path, package_dir: Path) -> tuple[Path, ...]:
     seen, todo = {script}, [script]
     while todo:

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import metrics  # noqa: E402
+from .report_files import TABLE
 from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings  # noqa: E402
 
 AGG = ("segments", "vote", "sum")
@@ -49,8 +50,10 @@ def pm(cell: dict) -> str:
     return f"{cell['mean']:.2f} ± {cell['sd']:.2f}" if np.isfinite(cell["mean"]) else "n/a"
 
 
-def write_table(stem: Path, title: str, rows: list[dict], note: str) -> None:
-    """Markdown (laid out like the paper) and CSV (numbers) versions of one table."""
+def write_table(tables_dir: Path, stem: str, rows: list[dict], note: str) -> None:
+    """Markdown (laid out like the paper) and CSV (numbers) versions of the registered table
+    ``stem`` (``report_files.TABLE``) in ``tables_dir``."""
+    title, stem = TABLE[stem].title, Path(tables_dir) / stem
     frame = pd.DataFrame(rows)
     text_cols = [c for c in frame.columns if not c.endswith(("_mean", "_sd", "_n"))]
     md = frame[text_cols]
@@ -100,15 +103,15 @@ def build(results: dict, out_dir, study: dict | None = None) -> dict:
     m["eps_sweep"] = {rep: {meth: {f"eps_{eps:g}": float(100 * g["vote"].mean()) for eps, g in gm.groupby("eps")}
                             for meth, gm in gr.groupby("method")} for rep, gr in sweep.groupby("representation")}
 
-    write_table(tables / "table3", "Table III: 2D CNN on clean spectrograms", [
+    write_table(tables, "table3", [
         accuracy_row({"Input": REP_NAME[r]}, m["clean"][f"cnn2d_{r}"]) for r in ("stft", "mel")], ACC_NOTE)
-    write_table(tables / "table4", "Table IV: 1D CNN on original audio and on audio rebuilt from clean STFT", [
+    write_table(tables, "table4", [
         accuracy_row({"Input": "Original"}, m["clean"]["cnn1d"]),
         accuracy_row({"Input": "STFT Recons"}, m["clean"]["cnn1d_on_stft_rebuild"])], ACC_NOTE)
-    write_table(tables / "table5", "Table V: 2D CNN on adversarial spectrograms", [
+    write_table(tables, "table5", [
         accuracy_row({"Input": REP_NAME[r], "Attack": a.upper()}, s)
         for r, by in m["attack"].items() for a, s in by.items()], ACC_NOTE)
-    write_table(tables / "table6", "Table VI: 1D CNN on audio rebuilt from adversarial spectrograms", [
+    write_table(tables, "table6", [
         accuracy_row({"Input": f"{REP_NAME[r]} Recons", "Attack": c.upper() if c != "clean" else "None"}, s)
         for r, by in m["transfer"].items() for c, s in by.items()],
         ACC_NOTE + " Mel audio is rebuilt by Griffin-Lim (the paper skipped it: even clean rebuilds are noisy).")
@@ -122,7 +125,7 @@ def build(results: dict, out_dir, study: dict | None = None) -> dict:
                 row[f"{kind}_mean"], row[f"{kind}_sd"], row[f"{kind}_n"] = cell["mean"], cell["sd"], cell["n"]
             row["silent references"] = s["true_snr_db"]["silent_reference"]
             snr_rows.append(row)
-    write_table(tables / "table7", "Table VII: SNR (dB) of rebuilt audio, mean ± SD over segments", snr_rows,
+    write_table(tables, "table7", snr_rows,
                 "True SNR = 10·log10(P(x)/P(δ)) with x the reference and δ = rebuilt − x (paper eq. 3/4). "
                 "The level ratio 20·log10(rms(x)/|rms(x)−rms(x_adv)|) is what the authors' code computed and "
                 "reproduces the numbers they published for their own files; it is not an SNR. Silent references "
@@ -152,7 +155,7 @@ def _finite(obj):
 
 
 # -- figures -----------------------------------------------------------------------------------
-def _save(fig, path: Path):
+def save_figure(fig, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -174,7 +177,7 @@ def training_curves(histories: dict, path: Path):
         axes[1, col].set_ylabel("accuracy (%)")
         axes[1, col].set_xlabel("epoch")
         axes[0, col].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def confusion(path_in, classes, path: Path, title: str):
@@ -192,7 +195,7 @@ def confusion(path_in, classes, path: Path, title: str):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
@@ -212,7 +215,7 @@ def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
         fig.colorbar(im, ax=ax)
     axes[0].set_ylabel("bin")
     fig.suptitle(f"{title} — {track}")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def read_sweep(sweep_csvs: dict) -> pd.DataFrame:
@@ -232,10 +235,10 @@ def eps_curve(sweep_csvs: dict, path: Path):
     ax.set_ylabel("2D CNN accuracy (%)")
     ax.legend(fontsize=8)
     ax.set_title("Accuracy against eps (mean over folds)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path):
+def write_frame(frame: pd.DataFrame, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
@@ -249,11 +252,11 @@ def plot_data(results: dict, plots_dir: Path):
     sweep = read_sweep(results["eps_sweep"])
     for (rep, method), g in sweep.groupby(["representation", "method"]):
         curve = g.groupby("eps", as_index=False)[list(AGG)].mean()
-        _write_csv(curve, plots_dir / "accuracy_vs_eps" / f"{rep}_{method}.csv")
+        write_frame(curve, plots_dir / "accuracy_vs_eps" / f"{rep}_{method}.csv")
     for model, by_fold in results["history"].items():
         for fold, csv in by_fold.items():
             history = pd.read_csv(csv).drop(columns="seconds")
-            _write_csv(history, plots_dir / "training" / f"{model}_fold{fold}.csv")
+            write_frame(history, plots_dir / "training" / f"{model}_fold{fold}.csv")
 
 
 def snr_histograms(snr_csvs: dict, path: Path):
@@ -268,4 +271,4 @@ def snr_histograms(snr_csvs: dict, path: Path):
         ax.set_title(f"{REP_NAME[rep]}: true SNR of rebuilt adversarial audio")
         ax.set_xlabel("dB")
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -13,9 +13,9 @@ import math
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from crossrep import synthetic
-from crossrep.steps import spectrograms
 from crossrep.features import Spectrogram, SpectrogramConfig, periodic_window
 from crossrep.reconstruction import griffin_lim, invert, mel_to_magnitude, spectral_convergence
 from crossrep.shards import ShardError, open_shard, read_strings, write_shard
+from crossrep.steps import spectrograms
 
 SR = 22050
 CFG = SpectrogramConfig()

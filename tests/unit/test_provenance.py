@@ -5,8 +5,8 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 import yaml
 
 from conftest import REPO

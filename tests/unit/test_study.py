@@ -95,7 +95,7 @@ def test_where_the_attack_first_beats_the_noise_on_a_hand_made_curve():
     """The first budget (from the quietest) whose accuracy is >= 10 points below the noise
     curve read at the same SNR; an attack that never gets there, and one whose quietest point
     lies beyond the noise curve's reach (no extrapolation), give NaN."""
-    from crossrep.study.report import beats_noise
+    from crossrep.study.analysis import beats_noise
 
     def curve(kind, snr, accuracy, visqol=4.0):
         return [dict(source="stft", path="clean_phase", kind=kind, target="cnn1d", eps=e, true_snr_db_median=s,

@@ -8,7 +8,6 @@ import pytest
 
 from conftest import TINY_CLIP_SECONDS, TINY_WINDOW
 
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
 

@@ -12,8 +12,6 @@ from crossrep import dataset
 from crossrep import params as P
 
 
-
-
 def test_workflow_stops_before_any_job(tmp_path, default_params):
     p = tiny(default_params)
     p["segment"]["overlap"] = 1.0

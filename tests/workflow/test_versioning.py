@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from conftest import TINY_CLIP_SECONDS, REPO, dvc_project, sh, snakemake, tiny, write_audio, write_workflow
+from conftest import REPO, TINY_CLIP_SECONDS, dvc_project, sh, snakemake, tiny, write_audio, write_workflow
 from crossrep import synthetic
 from tools.jobstats import job_stats
 
@@ -43,6 +43,14 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(repo):
     assert re.search(r"data:\s*\n\s*changed deps:\s*\n\s*modified:\s*src/crossrep/synthetic.py", status), status
     sh(repo, "git", "checkout", "src/crossrep/synthetic.py")
     assert _planned(repo) == {}
+
+    # reconstruction.py (the inverse STFT, NNLS, Griffin-Lim): every rebuild and what follows
+    # it, and no spectrogram, training or attack job (they run crossrep.features alone)
+    _edit(repo / "src/crossrep/reconstruction.py")
+    rebuilt = _planned(repo)
+    assert rebuilt["reconstruct"] == 18 and rebuilt["study_perturb"] == 9
+    assert not {"segments", "spectrograms", "train", "predict_clean", "adversarial", "eps_sweep"} & set(rebuilt)
+    sh(repo, "git", "checkout", "src/crossrep/reconstruction.py")
 
     # attacks.py: the attacks and everything downstream of them, no training, no spectrogram
     attacked = {"adversarial": 12, "eps_sweep": 12, "reconstruct": 12, "transfer": 12, "study_perturb": 9,

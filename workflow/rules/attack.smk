@@ -18,7 +18,7 @@ rule adversarial:
         mem_mb=3000,
         runtime=60,
     params:
-        config=lambda wc: config_of(*attack_keys(wc.attack)),
+        config=lambda wc: config_of("adversarial", attack=wc.attack),
         code=code_version("adversarial"),
     message:
         "{wildcards.attack} on the {wildcards.rep} spectrograms of fold {wildcards.fold} part {wildcards.part}"
@@ -43,7 +43,7 @@ rule eps_sweep:
         mem_mb=3000,
         runtime=60,
     params:
-        config=lambda wc: config_of(*attack_keys(wc.attack), "attack.eps_sweep", "attack.sweep_tracks_per_genre"),
+        config=lambda wc: config_of("eps_sweep", attack=wc.attack),
         code=code_version("eps_sweep"),
     message:
         "{wildcards.attack} accuracy against eps on {wildcards.rep} fold {wildcards.fold}"

@@ -1,6 +1,7 @@
 # Shared names and helpers for the rule files. Every rule passes its script ONLY the
-# params.yaml keys its step reads (`params: config=config_of(...)`, a sub-tree of
-# params.yaml) and the version of the code the script runs (`params: code=...`):
+# params.yaml keys its step reads (`params: config=config_of("name", ...)`, the keys that
+# crossrep.step_keys lists, a sub-tree of params.yaml) and the version of the code the
+# script runs (`params: code=...`):
 # Snakemake reruns a job when either changes, and `python -m crossrep.dvc_stages`
 # derives dvc.yaml's stages from the same rules.
 import functools
@@ -8,7 +9,7 @@ import os
 from pathlib import Path
 
 import crossrep
-from crossrep import dataset, provenance
+from crossrep import dataset, provenance, report_files, step_keys
 from crossrep.params import select
 from crossrep.study import SOURCE_MODEL as STUDY_SOURCE_MODEL
 from crossrep.study import clips as study_clips
@@ -79,28 +80,15 @@ def every_part(rule, name=0, studied=False, **lists):
     return [f for k in FOLDS for p in parts(k, studied) for f in expand(output_of(rule, name, fold=k, part=p), **lists)]
 
 
-def config_of(*keys):
-    """The sub-tree of params.yaml at these dotted keys (what a rule hands its step)."""
-    return select(config, keys)
+def config_of(name, **wildcards):
+    """The sub-tree of params.yaml that rule ``name`` hands its step (the keys that
+    crossrep.step_keys lists for it, with these wildcards)."""
+    return select(config, step_keys.keys(name, config, **wildcards))
 
 
 def code_version(script):
     """Hash of workflow/scripts/<script>.py and the crossrep modules it imports."""
     return provenance.code_version(SCRIPTS / f"{script}.py", PACKAGE_DIR)
-
-
-def spectrogram_keys(rep):
-    """The spectrogram keys one representation depends on (STFT ignores the mel keys)."""
-    keys = ["n_fft", "hop_length", "window", "amin", "top_db", f"{rep}_scale", "batch_size"]
-    if rep == "mel":
-        keys += ["n_mels", "fmin", "fmax"]
-    return ["audio.sample_rate"] + [f"spectrogram.{k}" for k in keys]
-
-
-def attack_keys(method):
-    """The attack keys one method depends on (FGSM ignores BIM's step, and so on)."""
-    shared = ["label", "targeted", "clip_to_range", "batch_size"]
-    return ["seed"] + [f"attack.{k}" for k in shared + [method]]
 
 
 def output_of(rule, name=0, **wildcards):
@@ -111,35 +99,11 @@ def output_of(rule, name=0, **wildcards):
     return expand(pattern, allow_missing=True, **{k: str(v) for k, v in wildcards.items()})[0]
 
 
-def study_perturb_keys(source):
-    """What one study source's perturbations depend on: its own sweep (so another source's
-    sweep reruns nothing here), the attacks' settings, and its representation."""
-    keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", f"study.sources.{source}"]
-    keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
-    # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
-    keys += [f"attack.{m}" for m in ATTACKS if m != "fgsm"]
-    if source == "cnn1d":
-        return keys
-    keys += spectrogram_keys(source)
-    return keys + (
-        ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations"] if source == "mel" else []
-    )
-
-
 def model_input(model, fold, part):
     """The shard a model reads for one fold part: spectrograms for 2D CNNs, segments for the 1D CNN."""
     if model == "cnn1d":
         return output_of("segments", fold=fold, part=part)
     return output_of("spectrograms", rep=crossrep.representation_of(model), fold=fold, part=part)
-
-
-def train_keys(model):
-    """What training reads: train.threads changes speed, not results, so it is no rerun
-    trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio)."""
-    family = "cnn1d" if model == "cnn1d" else "cnn2d"
-    keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
-    keys += [f"train.{k}" for k in config["train"] if k != "threads"]
-    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram_keys(crossrep.representation_of(model)))
 
 
 def condition_source(rep, condition, fold, part):

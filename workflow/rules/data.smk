@@ -16,13 +16,7 @@ if config["dataset"]["kind"] == "synthetic":
             mem_mb=1000,
             runtime=30,
         params:
-            config=config_of(
-                "seed",
-                "audio.sample_rate",
-                "dataset.genres",
-                "dataset.clip_seconds",
-                "dataset.synthetic",
-            ),
+            config=config_of("synthesize"),
             code=code_version("synthesize"),
         message:
             "Generating the synthetic genre dataset into {output}"
@@ -48,20 +42,7 @@ checkpoint manifest:
         mem_mb=2000,
         runtime=60,
     params:
-        config=config_of(
-            "seed",
-            "dataset.root",
-            "audio.sample_rate",
-            "dataset.genres",
-            "dataset.folds",
-            "dataset.clip_seconds",
-            "dataset.pad_tolerance_seconds",
-            "dataset.max_clips_per_recording",
-            "segment.window",
-            "segment.overlap",
-            "segment.silence_threshold",
-            "shards.max_segments",
-        ),
+        config=config_of("manifest"),
         code=code_version("manifest"),
     message:
         "Scanning the dataset folder: clips, folds and skipped files into {output}"
@@ -86,10 +67,10 @@ rule segments:
         mem_mb=2000,
         runtime=60,
     params:
-        config=config_of("audio.sample_rate", "dataset.root", "dataset.genres", "dataset.clip_seconds", "segment"),
+        config=config_of("segments"),
         code=code_version("segments"),
     message:
-        "Cutting fold {wildcards.fold} part {wildcards.part} into 5 s segments"
+        "Cutting fold {wildcards.fold} part {wildcards.part} into segments"
     script:
         "../scripts/segments.py"
 

@@ -17,7 +17,7 @@ rule spectrograms:
         mem_mb=2000,
         runtime=60,
     params:
-        config=lambda wc: config_of(*spectrogram_keys(wc.rep)),
+        config=lambda wc: config_of("spectrograms", rep=wc.rep),
         code=code_version("spectrograms"),
     message:
         "Computing {wildcards.rep} spectrograms of fold {wildcards.fold} part {wildcards.part}"

@@ -19,13 +19,7 @@ rule reconstruct:
         mem_mb=2000,
         runtime=60,
     params:
-        config=lambda wc: config_of(
-            "seed",
-            *spectrogram_keys(wc.rep),
-            "reconstruction.griffin_lim_iterations",
-            "reconstruction.nnls_iterations",
-            "reconstruction.batch_size",
-        ),
+        config=lambda wc: config_of("reconstruct", rep=wc.rep),
         code=code_version("reconstruct"),
     message:
         "Rebuilding {wildcards.condition} {wildcards.rep} audio of fold {wildcards.fold} part {wildcards.part}"

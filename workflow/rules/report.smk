@@ -18,7 +18,7 @@ rule listening:
         runtime=10,
     params:
         sources=lambda wc: listening_sources(wc.fold),
-        config=config_of("audio.sample_rate", "reconstruction.listening_tracks_per_genre"),
+        config=config_of("listening"),
         code=code_version("listening"),
     message:
         "Writing listening samples of fold {wildcards.fold}"
@@ -26,36 +26,21 @@ rule listening:
         "../scripts/listening.py"
 
 
-TABLES = [3, 4, 5, 6, 7]
-
-
 rule report:
     input:
         lambda wc: flat(report_results()),
     output:
         metrics=report("reports/metrics.json", caption="../report/metrics.rst", category="Metrics"),
-        tables=expand("reports/tables/table{n}.md", n=TABLES),
+        tables=[f"reports/tables/{table.stem}.md" for table in report_files.TABLES],
         table_csvs=[
             report(
-                f"reports/tables/table{n}.csv",
-                caption="../report/tables.rst",
+                f"reports/tables/{table.stem}.csv",
+                caption=f"../report/{table.caption}",
                 category="Tables",
-                labels={"table": f"Table {n}"},
+                labels={"table": table.title},
             )
-            for n in TABLES
+            for table in report_files.TABLES
         ],
-        study_table=report(
-            "reports/tables/study_matched.csv",
-            caption="../report/study.rst",
-            category="Tables",
-            labels={"table": "Transfer study at matched true SNR"},
-        ),
-        beats_noise_table=report(
-            "reports/tables/study_beats_noise.csv",
-            caption="../report/study_beats_noise.rst",
-            category="Tables",
-            labels={"table": "Transfer study: where the attack first beats the noise"},
-        ),
         page="reports/index.html",
         figures=report(
             directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst", category="Figures"
@@ -72,7 +57,7 @@ rule report:
         runtime=20,
     params:
         results=lambda wc: report_results(),
-        config=config_of("dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips"),
+        config=config_of("report"),
         code=code_version("report"),
     message:
         "Writing metrics.json, Tables III-VII, figures and the listening page"

@@ -21,17 +21,7 @@ rule study_clips:
         mem_mb=2000,
         runtime=30,
     params:
-        config=config_of(
-            "audio.sample_rate",
-            "dataset.root",
-            "dataset.clip_seconds",
-            "study.clips_per_genre",
-            "study.visqol_clips",
-            "shards.max_segments",
-            "segment.window",
-            "segment.overlap",
-            "attack.batch_size",
-        ),
+        config=config_of("study_clips"),
         code=code_version("study_clips"),
     message:
         "Choosing the studied whole clips of fold {wildcards.fold} part {wildcards.part}"
@@ -57,7 +47,7 @@ rule study_perturb:
         mem_mb=3000,
         runtime=120,
     params:
-        config=lambda wc: config_of(*study_perturb_keys(wc.source)),
+        config=lambda wc: config_of("study_perturb", source=wc.source),
         code=code_version("study_perturb"),
     message:
         "Study: {wildcards.source} attacks and noise over the eps sweep, rebuilt clips of fold {wildcards.fold} part {wildcards.part}"
@@ -84,7 +74,7 @@ rule study_score:
         runtime=60,
     params:
         targets=MODELS,
-        config=config_of("segment"),
+        config=config_of("study_score"),
         code=code_version("study_score"),
     message:
         "Study: every model on the rebuilt {wildcards.source} clips of fold {wildcards.fold} part {wildcards.part}"

@@ -19,7 +19,7 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
-        config=lambda wc: config_of(*train_keys(wc.model)),
+        config=lambda wc: config_of("train", model=wc.model),
         code=code_version("train"),
     message:
         "Training {wildcards.model} for test fold {wildcards.fold}"

@@ -15,9 +15,6 @@ from ..shards import batches, open_shard, read_strings, row_keys, write_shard
 def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Attack every row of ``spectrograms`` against the fold's 2D CNN ``checkpoint`` with
     ``method`` (fgsm | bim | pgd); store x_adv, the model's softmax on it, L-inf and L2.
-
-    Reads: ``seed`` (PGD's random start, per row: see ``attacks``), ``attack.label``,
-    ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``.
     """
     device = runtime.device("auto")
     attack_params = params["attack"]

@@ -16,10 +16,6 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Accuracy of ``checkpoint`` under ``method`` at eps 0 (clean), the attack's own eps and
     every ``attack.eps_sweep``, on the segments of a few whole test tracks per genre (the
     first by name, over all of the fold's parts ``spectrograms``); CSV ``out``.
-
-    Reads: ``seed`` (PGD's random start, per row: see ``attacks``), ``attack.label``,
-    ``attack.targeted``, ``attack.clip_to_range``, ``attack.batch_size``, ``attack.<method>``,
-    ``attack.eps_sweep``, ``attack.sweep_tracks_per_genre``.
     """
     device = runtime.device("auto")
     attack_params = params["attack"]

@@ -8,8 +8,6 @@ from .. import listening
 
 def run(*, fold: int, segments, out_dir, out_json, sources: dict, params: dict) -> None:
     """``sources``: per version of a sample, the shards behind it (see report.smk).
-
-    Reads: ``audio.sample_rate``, ``reconstruction.listening_tracks_per_genre``.
     """
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     listening.write_samples(fold, segments, out_dir, out_json, sources,

@@ -8,10 +8,6 @@ from ..shards import atomic_path
 
 def run(*, root, out, params: dict) -> None:
     """Scan ``root/<genre>/`` and write the manifest CSV ``out``.
-
-    Reads: ``seed``, ``audio.sample_rate``, ``dataset`` (genres, folds, clip_seconds,
-    pad_tolerance_seconds, max_clips_per_recording), ``segment.window``, ``segment.overlap``,
-    ``segment.silence_threshold``, ``shards.max_segments``.
     """
     ds, seg = params["dataset"], params["segment"]
     table = dataset.build_manifest(

@@ -6,8 +6,8 @@ import json
 import numpy as np
 
 from .. import models, runtime
-from ..shard_rows import ShardRows, input_dataset
 from ..runtime import log
+from ..shard_rows import ShardRows, input_dataset
 from ..shards import write_shard
 from ..train import evaluate
 

@@ -17,9 +17,6 @@ def run(*, segments, source, out, representation: str, params: dict) -> None:
     the scale undone (with the clean peak on the ref-max scale), NNLS to a linear
     magnitude, then Griffin-Lim whose random initial phase is drawn per row from its identity
     (``shards.row_seeds``), so neither the batch nor the shard part a row falls in matters.
-
-    Reads: ``seed``, ``audio.sample_rate``, ``spectrogram``, ``reconstruction.batch_size``,
-    ``reconstruction.griffin_lim_iterations``, ``reconstruction.nnls_iterations``.
     """
     config = SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"])
     iterations = params["reconstruction"]["griffin_lim_iterations"]

@@ -5,16 +5,15 @@ import json
 from pathlib import Path
 
 from .. import dataset, listening, reports
-from ..study import report as study_report
+from ..report_files import STUDY_FIGURES, TABLES
 from ..runtime import log
 from ..shards import open_shard, part_paths
+from ..study import report as study_report
 
 
 def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, params: dict) -> None:
     """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
     per-fold result (``results``: the paths by kind, see report.smk).
-
-    Reads: ``dataset.kind``, ``attack.methods``, ``study.matched_snr_db``, ``study.listening_clips``.
     """
     dataset_kind = params["dataset"]["kind"]
     out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
@@ -41,7 +40,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
                             f"{rep.upper()} {method.upper()} (fold {fold})")
     figures.append(figures_dir / "accuracy_vs_eps.png")
     reports.eps_curve(results["eps_sweep"], figures[-1])
-    figures += [figures_dir / "study_accuracy_vs_snr.png", figures_dir / "study_visqol_vs_snr.png"]
+    figures += [figures_dir / f"{name}.png" for name in STUDY_FIGURES]
     figures.append(figures_dir / "snr_distributions.png")
     reports.snr_histograms(results["snr"], figures[-1])
     reports.plot_data(results, Path(plots_dir))
@@ -49,13 +48,7 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
         for fold, path in by_fold.items():
             reports.confusion(path, classes, figures_dir / "confusion" / f"{model}_fold{fold}.png",
                               f"{model}, test fold {fold} (segments)")
-    tables = {title: out_dir / "tables" / f"table{n}.csv" for n, title in (
-        (3, "Table III: 2D CNN, clean spectrograms"), (4, "Table IV: 1D CNN, original and STFT-rebuilt audio"),
-        (5, "Table V: 2D CNN, adversarial spectrograms"), (6, "Table VI: 1D CNN, rebuilt adversarial audio"),
-        (7, "Table VII: SNR of rebuilt audio (dB)"))}
-    tables["Transfer study: fooling rate and accuracy at matched true SNR"] = out_dir / "tables" / "study_matched.csv"
-    tables["Transfer study: where the attack first beats noise of the same true SNR by 10 points"] = (
-        out_dir / "tables" / "study_beats_noise.csv")
+    tables = {table.title: out_dir / "tables" / f"{table.stem}.csv" for table in TABLES}
     prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
     listening.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
                           f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments", study_html)

@@ -13,8 +13,6 @@ from ..shards import write_shard
 def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
     """Write the segment shard ``out`` of part ``part`` of fold ``fold`` (the manifest's
     parts); silent segments are dropped and counted.
-
-    Reads: ``audio.sample_rate``, ``dataset.genres``, ``dataset.clip_seconds``, ``segment``.
     """
     sample_rate, seg = params["audio"]["sample_rate"], params["segment"]
     table = dataset.read_manifest(manifest)

@@ -10,8 +10,6 @@ from ..shards import batches, open_shard, read_strings, write_shard
 
 def run(*, segments, out, representation: str, params: dict) -> None:
     """Write the ``representation`` (stft | mel) shard ``out`` of the segment shard ``segments``.
-
-    Reads: ``audio.sample_rate``, ``spectrogram`` (the mel keys for mel only).
     """
     config = SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"])
     transform = Spectrogram(config)

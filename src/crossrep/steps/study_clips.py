@@ -14,10 +14,6 @@ def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
     and whether ViSQOL scores the clip) to ``out``. The clips are chosen over the whole fold
     and cut into parts on batch boundaries (``study.clips.part_clips``), so splitting a fold
     changes no choice and no result.
-
-    Reads: ``audio.sample_rate``, ``dataset.clip_seconds``, ``study.clips_per_genre``,
-    ``study.visqol_clips`` (the first that many chosen clips of the fold get ViSQOL),
-    ``shards.max_segments``, ``segment.window``, ``segment.overlap``, ``attack.batch_size``.
     """
     sample_rate = params["audio"]["sample_rate"]
     clip = int(round(params["dataset"]["clip_seconds"] * sample_rate))

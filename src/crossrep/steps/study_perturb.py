@@ -19,12 +19,6 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     """For every clip of ``clips``: the clean rebuild of each path of ``source`` (kind ``none``,
     eps 0) and, per perturbation (``attack.methods`` + ``noise``) and eps, the rebuilt clip;
     audio to ``audio_out``, per-clip SNRs / LSD / ViSQOL to ``quality_out`` (CSV).
-
-    Reads: ``seed``, ``audio.sample_rate``, ``segment.window``, ``attack`` (methods, label,
-    targeted, clip_to_range, batch_size and each method's step / iterations),
-    ``study.sources.<source>.eps``, ``study.visqol_clips`` (ViSQOL on the clips ``clips`` marks);
-    2D sources also ``spectrogram``
-    and, for mel, ``reconstruction.griffin_lim_iterations`` and ``reconstruction.nnls_iterations``.
     """
     model, ckpt = models.load_checkpoint(checkpoint, "cpu")
     attack_params, study = params["attack"], params["study"]

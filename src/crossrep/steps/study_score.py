@@ -13,8 +13,6 @@ from ..study.score import clip_segments, non_silent, probabilities
 def run(*, clips, rebuilt, checkpoints: dict, out, params: dict, batch_clips: int = SCORE_BATCH_CLIPS) -> None:
     """Softmax of each target (``checkpoints``: {target: path}) on every segment of every
     rebuilt clip, cut as the clean clip is cut; one row per segment into ``out``.
-
-    Reads: ``segment`` (window, overlap, silence_threshold).
     """
     seg = params["segment"]
     targets = {name: models.load_checkpoint(path, "cpu") for name, path in checkpoints.items()}

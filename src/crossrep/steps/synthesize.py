@@ -7,9 +7,6 @@ from ..runtime import log, progress
 
 def run(*, root, params: dict) -> None:
     """Write ``root/<genre>/<genre>.000NN.wav``.
-
-    Reads: ``seed``, ``audio.sample_rate``, ``dataset.genres``, ``dataset.clip_seconds``,
-    ``dataset.synthetic``.
     """
     ds = params["dataset"]
     paths = synthetic.generate_dataset(root, ds["genres"], ds["synthetic"]["tracks_per_genre"], ds["clip_seconds"],

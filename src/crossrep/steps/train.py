@@ -9,11 +9,6 @@ from ..runtime import log
 def run(*, kind: str, train_shards, checkpoint, history, fold: int, params: dict) -> None:
     """Train ``kind`` (cnn2d_stft | cnn2d_mel | cnn1d) on ``train_shards``; write the checkpoint
     and its history CSV.
-
-    Reads: ``seed``, ``audio.sample_rate``, ``dataset.genres``, ``model.cnn2d`` or
-    ``model.cnn1d``, ``train`` (its ``threads`` are the job's, not read here), ``segment``
-    and, for 2D CNNs, ``spectrogram``: the last two are recorded in the checkpoint so it can
-    classify a raw audio file on its own.
     """
     family = "cnn1d" if kind == "cnn1d" else "cnn2d"
     train_params = {k: v for k, v in params["train"].items() if k != "threads"}

@@ -1,0 +1,81 @@
+"""The params.yaml keys each workflow step reads: the one table the rules hand their steps
+(``params: config=config_of(rule, ...)`` in workflow/rules/common.smk, a sub-tree of
+params.yaml), from which Snakemake decides reruns and ``crossrep.dvc_stages`` lists each DVC
+stage's params. A step reads nothing else: a key missing here fails the pipeline with a
+KeyError, so the table cannot say less than a step reads.
+
+Plain data and arithmetic (no torch): Snakemake imports it whenever it parses the workflow.
+"""
+from __future__ import annotations
+
+
+def spectrogram(rep: str) -> list[str]:
+    """One representation's spectrogram keys (STFT ignores the mel keys)."""
+    keys = ["n_fft", "hop_length", "window", "amin", "top_db", f"{rep}_scale", "batch_size"]
+    if rep == "mel":
+        keys += ["n_mels", "fmin", "fmax"]
+    return ["audio.sample_rate"] + [f"spectrogram.{k}" for k in keys]
+
+
+def attack(method: str) -> list[str]:
+    """One attack method's keys (FGSM ignores BIM's step, and so on); ``seed``: PGD's random
+    start, drawn per row from its identity."""
+    shared = ["label", "targeted", "clip_to_range", "batch_size"]
+    return ["seed"] + [f"attack.{k}" for k in shared + [method]]
+
+
+def train(model: str, config: dict) -> list[str]:
+    """What training reads: train.threads changes speed, not results, so it is no rerun
+    trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio)."""
+    family = "cnn1d" if model == "cnn1d" else "cnn2d"
+    keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
+    keys += [f"train.{k}" for k in config["train"] if k != "threads"]
+    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram(model.removeprefix("cnn2d_")))
+
+
+def study_perturb(source: str, config: dict) -> list[str]:
+    """One study source's perturbations: its own sweep (so another source's sweep reruns
+    nothing here), the attacks' settings, its representation, and for mel the rebuild's."""
+    keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", f"study.sources.{source}"]
+    keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
+    # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
+    keys += [f"attack.{m}" for m in config["attack"]["methods"] if m != "fgsm"]
+    if source == "cnn1d":
+        return keys
+    keys += spectrogram(source)
+    if source == "mel":
+        keys += ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations"]
+    return keys
+
+
+SEGMENTING = ["segment.window", "segment.overlap"]
+
+# rule -> its keys (a list), or a function of (config, wildcards) for rules whose keys
+# depend on a wildcard; rules absent here read no params (predict_clean, transfer)
+STEP_KEYS = {
+    "synthesize": ["seed", "audio.sample_rate", "dataset.genres", "dataset.clip_seconds", "dataset.synthetic"],
+    "manifest": ["seed", "dataset.root", "audio.sample_rate", "dataset.genres", "dataset.folds", "dataset.clip_seconds",
+                 "dataset.pad_tolerance_seconds", "dataset.max_clips_per_recording", *SEGMENTING,
+                 "segment.silence_threshold", "shards.max_segments"],
+    "segments": ["audio.sample_rate", "dataset.root", "dataset.genres", "dataset.clip_seconds", "segment"],
+    "spectrograms": lambda config, wc: spectrogram(wc["rep"]),
+    "train": lambda config, wc: train(wc["model"], config),
+    "adversarial": lambda config, wc: attack(wc["attack"]),
+    "eps_sweep": lambda config, wc: attack(wc["attack"]) + ["attack.eps_sweep", "attack.sweep_tracks_per_genre"],
+    # Griffin-Lim's initial phase is drawn per row from its identity and ``seed``
+    "reconstruct": lambda config, wc: ["seed", *spectrogram(wc["rep"]), "reconstruction.griffin_lim_iterations",
+                                       "reconstruction.nnls_iterations", "reconstruction.batch_size"],
+    # study.visqol_clips: the first that many chosen clips of a fold are marked for ViSQOL
+    "study_clips": ["audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre",
+                    "study.visqol_clips", "shards.max_segments", *SEGMENTING, "attack.batch_size"],
+    "study_perturb": lambda config, wc: study_perturb(wc["source"], config),
+    "study_score": ["segment"],
+    "listening": ["audio.sample_rate", "reconstruction.listening_tracks_per_genre"],
+    "report": ["dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips"],
+}
+
+
+def keys(rule: str, config: dict, **wildcards) -> list[str]:
+    """The dotted params.yaml keys rule ``rule`` hands its step (for these wildcards)."""
+    entry = STEP_KEYS[rule]
+    return entry(config, wildcards) if callable(entry) else list(entry)
