@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import librosa
@@ -20,14 +19,9 @@ from crossrep import models, synthetic
 from crossrep.attacks import AttackConfig, attack
 from crossrep.features import Spectrogram, SpectrogramConfig
 from crossrep.reconstruction import griffin_lim
+from timing import best_seconds
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main():
@@ -48,8 +42,8 @@ def main():
     y = torch.randint(0, 10, (len(x),))
     bim = AttackConfig.from_params("bim", params["attack"])
     attack(model, x[:2], y[:2], bim)  # warm-up
-    loop = timed(lambda: [attack(model, x[i:i + 1], y[i:i + 1], bim) for i in range(len(x))])
-    batched = timed(lambda: attack(model, x, y, bim))
+    loop = best_seconds(lambda: [attack(model, x[i:i + 1], y[i:i + 1], bim) for i in range(len(x))], repeats=1)
+    batched = best_seconds(lambda: attack(model, x, y, bim), repeats=1)
     print(f"BIM, {bim.iterations} iterations, {args.rep} {tuple(x.shape[1:])}, demo 2D CNN, {args.threads} threads")
     print(f"  one segment at a time (baseline): {len(x) / loop:8.2f} segments/s")
     print(f"  batched ({len(x)} segments)          : {len(x) / batched:8.2f} segments/s")
@@ -57,9 +51,9 @@ def main():
 
     mag = spec.stft(audio).abs().numpy()
     n = args.gl_iterations
-    base = timed(lambda: [librosa.griffinlim(m, n_iter=n, hop_length=cfg.hop_length, n_fft=cfg.n_fft,
-                                             length=audio.shape[1], random_state=0) for m in mag])
-    ours = timed(lambda: griffin_lim(spec, mag, n, audio.shape[1], seed=0))
+    base = best_seconds(lambda: [librosa.griffinlim(m, n_iter=n, hop_length=cfg.hop_length, n_fft=cfg.n_fft,
+                                             length=audio.shape[1], random_state=0) for m in mag], repeats=1)
+    ours = best_seconds(lambda: griffin_lim(spec, mag, n, audio.shape[1], seed=0), repeats=1)
     print(f"Griffin-Lim, {n} iterations, {len(mag)} segments of 5 s")
     print(f"  librosa.griffinlim per segment (baseline): {len(mag) / base:8.2f} segments/s")
     print(f"  crossrep batched                          : {len(mag) / ours:8.2f} segments/s")

@@ -7,7 +7,6 @@ STFT dB and mel dB spectrograms of every segment, as the pipeline does.
 from __future__ import annotations
 
 import argparse
-import time
 
 import librosa
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 
 from crossrep import GTZAN_GENRES, synthetic
 from crossrep.features import Spectrogram, SpectrogramConfig
+from timing import best_seconds
 
 
 def librosa_loop(segments, cfg):
@@ -35,12 +35,7 @@ def batched(segments, cfg, batch_size):
 
 
 def best_rate(fn, n, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return n / min(times)
+    return n / best_seconds(fn, repeats)
 
 
 def main():

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -34,29 +33,20 @@ from torch.utils.flop_counter import FlopCounterMode
 from crossrep import models, representation_of, runtime, train
 from crossrep.features import Spectrogram, SpectrogramConfig
 from crossrep.reconstruction import griffin_lim
+from timing import best_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def best_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up: allocator, kernels, caches
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def matmul_gflops(repeats: int) -> float:
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    return 2 * 2048 ** 3 / best_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+    return 2 * 2048 ** 3 / best_seconds(lambda: torch.mm(a, b), repeats, warmup=1) / 1e9
 
 
 def copy_gbytes(repeats: int) -> float:
     src = torch.randn(64 * 2 ** 20)  # 256 MiB, far past the caches
     dst = torch.empty_like(src)
-    return 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), repeats) / 1e9  # read + write
+    return 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), repeats, warmup=1) / 1e9  # read + write
 
 
 def counted_flops(fn) -> int:
@@ -199,7 +189,7 @@ def main() -> None:
     for name, batch, fn, flops, traffic in spectrogram_steps(params):
         rows.append((name, batch, flops, traffic, fn))
     for name, batch, flops, traffic, fn in rows:
-        seconds = best_seconds(fn, args.repeats)
+        seconds = best_seconds(fn, args.repeats, warmup=1)
         bound = max(flops / peak, traffic / bandwidth) / 1e9
         print(f"{name:<44}{batch:>6}{flops / 1e9:>8.2f}{traffic / 1e9:>7.2f}{flops / traffic:>7.1f}{seconds:>9.3f}"
               f"{flops / seconds / 1e9:>9.1f}{flops / seconds / 1e9 / peak:>10.1%}{traffic / seconds / 1e9:>7.1f}"

@@ -9,13 +9,13 @@ after a warm-up. Ratios are against baselines measured in the same run.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
 import yaml
 
 from crossrep import models, runtime, train
+from timing import best_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text())["model"]
@@ -33,9 +33,8 @@ def seconds_per_step(model, batch, steps=3, training=True):
                            ("cnn2d_stft" if model.norm.mean.shape[1] == 257 else "cnn2d_mel")])
     y = torch.randint(0, 10, (batch,))
     opt = train.adam(model, 1e-4)  # as training builds it
-    best = float("inf")
-    for i in range(steps + 1):
-        t0 = time.perf_counter()
+
+    def step():
         if training:
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad()
@@ -44,20 +43,12 @@ def seconds_per_step(model, batch, steps=3, training=True):
         else:
             with torch.no_grad():
                 model(x)
-        if i:  # the first step is a warm-up
-            best = min(best, time.perf_counter() - t0)
-    return best
+    return best_seconds(step, steps, warmup=1)
 
 
 def adam_seconds(optimiser, steps=2) -> float:
     """Best time of one ``optimiser.step()`` after a warm-up step (which allocates the moments)."""
-    optimiser.step()
-    best = float("inf")
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        optimiser.step()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_seconds(optimiser.step, steps, warmup=1)
 
 
 def main():

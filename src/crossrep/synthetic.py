@@ -116,7 +116,7 @@ class _Track:
         self.step = 60.0 / self.tempo / 4
         self.key = 36 + int(rng.integers(0, 12))
         self.swing = float(np.clip(style.swing + rng.normal(0, 0.1), 0, 1))
-        # sometimes borrow another genre's progression or comp timbre: classes overlap
+        # sometimes borrow another genre's chord progression: classes overlap
         self.progression = style.progression if rng.random() > 0.2 else rng.choice(donors).progression
         self.jitter = lambda x, sd=0.15: x * float(np.exp(rng.normal(0, sd)))
 

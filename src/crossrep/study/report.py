@@ -13,7 +13,8 @@ from ..reports import plt, save_figure, write_frame, write_table
 from . import NOISE
 from .analysis import beats_noise, matched, metrics_tree, over_folds, per_fold
 
-# DESIGN.md, "What the authors' files measure": their published adversarial WAVs
+# the authors' published adversarial WAVs (karlmiko/IJCNN2020's listening page), measured
+# here: true SNR 2.6-9.5 dB, ViSQOL 1.7-3.9 (docs/paper.md); the paper's 1D CNN accuracy
 AUTHORS_POINT = dict(true_snr_db=(2.6, 9.5), visqol=(1.7, 3.9), cnn1d_accuracy=28.0)
 
 
