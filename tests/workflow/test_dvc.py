@@ -25,12 +25,6 @@ def digests(folder):
             for p in sorted(folder.rglob("*.pt"))}
 
 
-def _set_eps(repo, eps):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["attack"]["fgsm"]["eps"] = eps
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def test_full_repro_is_recorded_and_clean(repo):
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert list(lock["stages"]) == STAGES
@@ -41,25 +35,65 @@ def test_full_repro_is_recorded_and_clean(repo):
     assert 0 <= metrics["clean"]["cnn2d_mel"]["segments"]["mean"] <= 100
 
 
-def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
+def _first_bash_block(doc) -> str:
+    """The first bash block of a Markdown file of the repository."""
+    return re.search(r"```bash\n(.*?)```", (REPO / doc).read_text(), re.S).group(1)
+
+
+def test_dvc_guide_as_typed_an_attack_change_reruns_only_downstream_and_a_clone_pulls(repo, tmp_path):
+    """The DVC guide's block (docs/dvc.md), typed in a shell where only `source
+    .venv/bin/activate` puts the tools on PATH, on a repository as `make run` leaves it
+    (outputs built, no dvc.lock yet). Its experiment (FGSM eps 0.3 -> 3.0) is the attack
+    change: only the stages and jobs downstream of FGSM rerun, the metrics and params diffs
+    name it, and a fresh clone pulls the outputs through a local remote."""
+    baseline = json.loads((repo / "reports/metrics.json").read_text())
     checkpoints = digests(repo / "models")
     assert len(checkpoints) == 9
-    _set_eps(repo, 1.0)
-    out = sh(repo, "dvc", "repro")
+    sh(repo, "git", "rm", "-q", "dvc.lock")
+    sh(repo, "git", "commit", "-qm", "as make run leaves it")
+    block = _first_bash_block("docs/dvc.md")
+    assert block.startswith("source .venv/bin/activate")
+    script = "set -euo pipefail\n" + block.replace("source .venv/bin/activate", f"source {BIN}/activate")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
+    env = dict(os.environ, PATH=path, DVC_NO_ANALYTICS="1")
+    proc = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    # the guide's `dvc repro` runs every stage once (no lock yet; Snakemake finds nothing to
+    # do); its experiment reruns the stages downstream of the attack, and inside them only
+    # the FGSM jobs (job messages of the attack, sweep, rebuild and transfer rules)
     for stage in ("data", "segments", "spectrograms", "train"):
+        assert out.count(f"Running stage '{stage}'") == 1, stage
         assert f"Stage '{stage}' didn't change, skipping" in out
     for stage in ("attack", "reconstruct", "transfer", "report"):
-        assert f"Running stage '{stage}'" in out
-    assert "Training" not in out                               # no training job ran
-    # per-attack jobs: the FGSM ones ran (job messages of the attack, sweep, rebuild, transfer
-    # rules), no BIM one did
+        assert out.count(f"Running stage '{stage}'") == 2, stage
+    assert "Training" not in out
     for method, ran in (("fgsm", True), ("bim", False)):
         for message in (f"{method} on the", f"{method} accuracy against eps", f"Rebuilding {method}",
                         f"rebuilt {method}"):
             assert (message in out) == ran, message
     assert digests(repo / "models") == checkpoints
+
+    table = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv"))))
+    exp = next(row for row in table if row["Experiment"] == "fgsm-eps3")
+    base = next(row for row in table if row["typ"] == "baseline" and row["rev"] != "workspace")  # HEAD
+    assert float(exp["attack.fgsm.eps"]) == 3.0 and float(base["attack.fgsm.eps"]) == 0.3
+    snr = "snr.stft.fgsm.true_snr_db.mean"
+    assert float(base[snr]) == pytest.approx(baseline["snr"]["stft"]["fgsm"]["true_snr_db"]["mean"])
+    # a 10x larger FGSM budget is a 10x larger perturbation: 20 dB less SNR
+    assert float(base[snr]) - float(exp[snr]) == pytest.approx(20.0, abs=1.5)
+    for untouched in ("snr.stft.bim.true_snr_db.mean", "attack.mel.bim.segments.mean", "clean.cnn2d_mel.vote.mean"):
+        assert exp[untouched] == base[untouched]
+
+    # the plot data of the experiment: one series per attack, the training histories
+    page = (repo / "dvc_plots" / "index.html").read_text()         # written by the guide's `dvc plots show`
+    for series in ("accuracy_vs_eps/stft_fgsm.csv", "accuracy_vs_eps/mel_bim.csv", "training/cnn1d_fold1.csv"):
+        assert series.replace("/", "_").replace(".", "_") in page, series
+
+    # the experiment committed: the diffs name what moved and nothing else
     sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "fgsm eps 1.0")
+    sh(repo, "git", "commit", "-qm", "fgsm eps 3.0")
     diff = sh(repo, "dvc", "metrics", "diff", "HEAD~1")
     assert "attack.stft.fgsm.segments.mean" in diff
     assert "snr.stft.fgsm.true_snr_db" in diff                 # the SNRs moved with eps
@@ -77,40 +111,3 @@ def test_attack_change_reruns_only_downstream_and_metrics_diff(repo, tmp_path):
     assert digests(clone / "models") == checkpoints
     assert (clone / "reports/metrics.json").read_bytes() == (repo / "reports/metrics.json").read_bytes()
     assert "up to date" in sh(clone, "dvc", "status")
-
-
-def _first_bash_block(doc) -> str:
-    """The first bash block of a Markdown file of the repository."""
-    return re.search(r"```bash\n(.*?)```", (REPO / doc).read_text(), re.S).group(1)
-
-
-def test_dvc_guide_commands_work_as_typed_and_the_experiment_shows(repo, tmp_path):
-    """The DVC guide's block (docs/dvc.md), typed in a shell where only `source .venv/bin/activate` puts the
-    tools on PATH, on a repository as `make run` leaves it (outputs built, no dvc.lock yet)."""
-    baseline = json.loads((repo / "reports/metrics.json").read_text())
-    sh(repo, "git", "rm", "-q", "dvc.lock")
-    sh(repo, "git", "commit", "-qm", "as make run leaves it")
-    block = _first_bash_block("docs/dvc.md")
-    assert block.startswith("source .venv/bin/activate")
-    script = "set -euo pipefail\n" + block.replace("source .venv/bin/activate", f"source {BIN}/activate")
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
-    env = dict(os.environ, PATH=path, DVC_NO_ANALYTICS="1")
-    proc = subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Stage 'train' didn't change, skipping" in proc.stdout + proc.stderr   # the experiment: no training
-
-    table = list(csv.DictReader(io.StringIO(sh(repo, "dvc", "exp", "show", "--csv"))))
-    exp = next(row for row in table if row["Experiment"] == "fgsm-eps3")
-    base = next(row for row in table if row["typ"] == "baseline" and row["rev"] != "workspace")  # HEAD
-    assert float(exp["attack.fgsm.eps"]) == 3.0 and float(base["attack.fgsm.eps"]) == 0.3
-    snr = "snr.stft.fgsm.true_snr_db.mean"
-    assert float(base[snr]) == pytest.approx(baseline["snr"]["stft"]["fgsm"]["true_snr_db"]["mean"])
-    # a 10x larger FGSM budget is a 10x larger perturbation: 20 dB less SNR
-    assert float(base[snr]) - float(exp[snr]) == pytest.approx(20.0, abs=1.5)
-    for untouched in ("snr.stft.bim.true_snr_db.mean", "attack.mel.bim.segments.mean", "clean.cnn2d_mel.vote.mean"):
-        assert exp[untouched] == base[untouched]
-
-    # the plot data of the experiment: accuracy falls with eps; one series per attack
-    page = (repo / "dvc_plots" / "index.html").read_text()         # written by the README's `dvc plots show`
-    for series in ("accuracy_vs_eps/stft_fgsm.csv", "accuracy_vs_eps/mel_bim.csv", "training/cnn1d_fold1.csv"):
-        assert series.replace("/", "_").replace(".", "_") in page, series
