@@ -204,3 +204,19 @@ def load_checkpoint(path, device="cpu") -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return model, ckpt
+
+
+def untrained_like(ckpt: dict, seed: int, device="cpu") -> nn.Module:
+    """The checkpoint's architecture with fresh weights (torch's default initialisation,
+    drawn after ``torch.manual_seed(seed)``), in eval mode. What training does not learn is
+    kept: the input normalisation (so an eps means the same on both) and the 1D CNN's frozen
+    Gammatone bank. An attack crafted on it measures what a perturbation of that budget and
+    procedure does without anything learned behind it (the study's random-init source)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build(ckpt["kind"], ckpt["arch"], weights_follow=True)
+    state = model.state_dict()
+    state.update({name: value for name, value in ckpt["state_dict"].items()
+                  if name.startswith(("norm.", "gammatone."))})
+    model.load_state_dict(state)
+    return model.to(device).eval()
