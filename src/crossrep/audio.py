@@ -1,6 +1,7 @@
 """Audio input: decoding, resampling to mono at the working rate, and segmentation."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,8 +123,32 @@ def power(x: np.ndarray) -> np.ndarray:
 
 
 def write_wav(path, audio: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM WAV, clipped to [-1, 1] (the listening samples)."""
+    """16-bit PCM WAV, clipped to [-1, 1] (the listening samples); its samples are
+    :func:`to_pcm16` of ``audio``."""
     from .shards import atomic_path
 
     with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+
+
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """The int16 samples a 16-bit WAV of ``audio`` holds (:func:`write_wav`: clipped to
+    [-1, 1], then libsndfile's own conversion, so no hand-made rounding rule can differ)."""
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    out = np.empty(audio.shape, np.int16)
+    for i, row in enumerate(audio):
+        buffer = io.BytesIO()
+        sf.write(buffer, np.clip(row, -1.0, 1.0), 8000, subtype="PCM_16", format="WAV")
+        buffer.seek(0)
+        out[i] = sf.read(buffer, dtype="int16")[0]
+    return out
+
+
+def from_pcm16(samples: np.ndarray) -> np.ndarray:
+    """float32 audio from int16 samples, as soundfile reads a 16-bit WAV (x / 32768)."""
+    return np.asarray(samples, dtype=np.float32) / np.float32(32768)
+
+
+def clipped_samples(audio: np.ndarray) -> np.ndarray:
+    """Per row, how many samples lie outside [-1, 1] (a 16-bit file clips them)."""
+    return (np.abs(np.atleast_2d(audio)) > 1.0).sum(axis=1)

@@ -215,3 +215,16 @@ def test_a_part_never_splits_a_clip_and_holds_at_most_max_segments():
     assert all(sum(c for c, p in zip(counts, m.part, strict=True) if p == k) <= 24 for k in (1, 2))
     dataset.assign_parts(m, None, 30 * SR, WINDOW, 0.75)
     assert m.part.tolist() == [1] * 5
+
+
+def test_pcm16_is_what_a_written_wav_holds(tmp_path):
+    """to_pcm16 / from_pcm16 give exactly the samples of a 16-bit WAV written by write_wav and
+    read back by soundfile, clipping included; clipped_samples counts what the file clips."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1.3, 1.3, 5000), [-1.0, -0.5, -1 / 65536, 0.0, 1 / 65536, 0.5, 1.0]])
+    audio.write_wav(tmp_path / "x.wav", x, SR)
+    written, _ = sf.read(tmp_path / "x.wav", dtype="int16")
+    assert np.array_equal(audio.to_pcm16(x)[0], written)
+    read, _ = sf.read(tmp_path / "x.wav", dtype="float32")
+    assert np.array_equal(audio.from_pcm16(written), read)
+    assert audio.clipped_samples(x)[0] == int((np.abs(x) > 1).sum()) > 0
