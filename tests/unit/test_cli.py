@@ -78,7 +78,7 @@ def test_waveform_attack_on_the_1d_cnn_is_bounded_by_the_rms_budget(checkpoints,
 def test_compare_two_files(tmp_path):
     """A known additive noise gives its SNR; identical files give ViSQOL's ceiling."""
     rng = np.random.default_rng(0)
-    clean = synthetic.generate_track("jazz", 0, 7, 5.0, 22050).astype(np.float64)
+    clean = synthetic.generate_track("jazz", 0, 7, 2.5, 22050).astype(np.float64)
     noise = rng.standard_normal(len(clean))
     noise *= np.sqrt(np.mean(clean ** 2) / np.mean(noise ** 2)) * 10 ** (-20 / 20)    # exactly 20 dB below
     ref = write_audio(tmp_path / "ref.wav", clean.astype(np.float32), 22050, subtype="FLOAT")

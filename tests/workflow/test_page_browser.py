@@ -36,7 +36,7 @@ def test_page_loads_without_errors_and_every_audio_decodes(served):
         page.on("requestfailed", lambda req: problems.append(f"failed: {req.url}"))
         response = page.goto(f"{served}/index.html", wait_until="load")
         assert response.ok
-        assert page.locator("table").count() >= 5 + 30 + 2  # Tables III-VII, one per sample, the study's two
+        assert page.locator("table").count() >= 5 + 20 + 2  # Tables III-VII, one per sample, the study's two
         assert page.locator("h3", has_text="Table VII").count() == 1
         images = page.evaluate("Array.from(document.images).map(i => [i.src, i.naturalWidth])")
         assert images and all(width > 0 for _, width in images), images
@@ -53,7 +53,7 @@ def test_page_loads_without_errors_and_every_audio_decodes(served):
         browser.close()
     samples = [d for d in decoded if not d[0].startswith("study_audio/")]
     study = [d for d in decoded if d[0].startswith("study_audio/")]
-    assert len(samples) == 210 and len(study) == 28      # the study: 4 source paths x (clean + 3 kinds x 2 eps)
+    assert len(samples) == 140 and len(study) == 28      # the study: 4 source paths x (clean + 3 kinds x 2 eps)
     segment_s, clip_s = TINY_WINDOW / 22050, round(TINY_CLIP_SECONDS * 22050) / 22050
     assert all(abs(duration - segment_s) < 1e-3 and rate == 22050 for _, duration, rate in samples), samples[:3]
     assert all(abs(duration - clip_s) < 1e-3 and rate == 22050 for _, duration, rate in study), study[:3]
