@@ -8,6 +8,8 @@ Plain data and arithmetic (no torch): Snakemake imports it whenever it parses th
 """
 from __future__ import annotations
 
+from . import representation_of
+
 
 def spectrogram(rep: str) -> list[str]:
     """One representation's spectrogram keys (STFT ignores the mel keys)."""
@@ -30,7 +32,8 @@ def train(model: str, config: dict) -> list[str]:
     family = "cnn1d" if model == "cnn1d" else "cnn2d"
     keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
     keys += [f"train.{k}" for k in config["train"] if k != "threads"]
-    return keys + (["audio.sample_rate"] if model == "cnn1d" else spectrogram(model.removeprefix("cnn2d_")))
+    rep = representation_of(model)
+    return keys + (spectrogram(rep) if rep else ["audio.sample_rate"])
 
 
 def study_perturb(source: str, config: dict) -> list[str]:
