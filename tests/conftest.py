@@ -43,7 +43,8 @@ def tiny(params: dict) -> dict:
     p["attack"]["eps_sweep"] = [0.3, 3.0]
     p["reconstruction"].update(griffin_lim_iterations=4, nnls_iterations=20)
     p["study"].update(sources={"stft": {"eps": [1.0, 10.0]}, "mel": {"eps": [1.0, 10.0]},
-                               "cnn1d": {"eps": [0.1, 1.0]}}, matched_snr_db=[20, 10], visqol_clips=0)
+                               "cnn1d": {"eps": [0.1, 1.0]}}, matched_snr_db=[20, 10], visqol_clips=0,
+                      noise_draws=2, bootstrap_resamples=200)
     return p
 
 
@@ -60,7 +61,8 @@ def pipeline_params(default_params) -> dict:
     p["dataset"]["synthetic"]["tracks_per_genre"] = 2
     p["attack"]["methods"] = ["fgsm", "bim"]
     p["attack"]["batch_size"] = 4          # several appends per shard: a kill can land mid-shard
-    p["study"]["visqol_clips"] = 1         # ViSQOL on one clip per fold and condition
+    p["study"]["visqol_clips"] = 1         # ViSQOL on one clip per fold, the STFT attacks at eps 10
+    p["study"]["sources"]["stft"]["visqol_eps"] = [10.0]
     return p
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import write_wav
+from .audio import from_pcm16, write_wav
 from .shard_rows import ShardRows
 from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings
 from .study import CLEAN as STUDY_CLEAN
@@ -155,8 +155,9 @@ def fmt(value) -> str:
 def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_clips: int, sample_rate: int,
               classes) -> str:
     """16-bit WAVs of the first ``n_clips`` studied clips of the first fold at every budget of
-    every source and path, and the HTML section listing them with each target's sum-rule
-    genre, the true SNR and ViSQOL. Returns the section."""
+    every source and path (the clean rebuild, each attack, its spectrum-matched null and the
+    noise control's first draw), and the HTML section listing them with each target's
+    sum-rule genre, the true SNR and ViSQOL. Returns the section."""
     out_dir = Path(out_dir)
     rows_html = []
     for source, by_fold in audio.items():
@@ -164,16 +165,17 @@ def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_cli
         segments, probs = read_scores(scores[source][fold])
         remaining = n_clips
         for part in part_paths(by_fold[fold]):
-            with open_shard(part, "audio", "kind", "eps", "path", "track_id") as h5:
+            with open_shard(part, "audio", "kind", "eps", "draw", "path", "track_id") as h5:
                 tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
-                eps = h5["eps"][...]
+                eps, draws = h5["eps"][...], h5["draw"][...]
                 chosen = list(dict.fromkeys(tracks))[:remaining]
                 remaining -= len(chosen)
-                for row in np.flatnonzero(np.isin(tracks, chosen)):
-                    key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row])
+                heard = np.isin(tracks, chosen) & (draws == 0) & ~np.char.endswith(kinds.astype(str), "_init")
+                for row in np.flatnonzero(heard):
+                    key = dict(track_id=tracks[row], kind=kinds[row], eps=float(eps[row]), path=paths[row], draw=0)
                     stem = f"{safe_name(key['track_id'])}_{key['path']}_{key['kind']}_eps{key['eps']:g}"
                     name = f"{safe_name(source)}/{stem}.wav"
-                    write_wav(out_dir / name, h5["audio"][row], sample_rate)
+                    write_wav(out_dir / name, from_pcm16(h5["audio"][row]), sample_rate)
                     on_clip = np.flatnonzero((segments[list(key)] == pd.Series(key)).all(axis=1).to_numpy())
                     genres = {t: classes[int(p[on_clip].sum(0).argmax())] for t, p in probs.items()}
                     quality = clips[(clips["source"] == source) & (clips["fold"] == fold)

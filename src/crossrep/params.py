@@ -164,4 +164,9 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
     for method in a["methods"]:
         if method != "fgsm" and a[method]["step"] == 0:
             problems.append(f"attack.{method}.step: must be > 0 for an iterative attack")
+    for name, sweep in p["study"]["sources"].items():
+        outside = sorted(set(sweep.get("visqol_eps", [])) - set(sweep["eps"]))
+        if outside:
+            problems.append(f"study.sources.{name}.visqol_eps: {outside} not in its eps sweep {sweep['eps']}; "
+                            "ViSQOL scores budgets the sweep runs")
     return problems

@@ -38,13 +38,15 @@ def train(model: str, config: dict) -> list[str]:
 
 def study_perturb(source: str, config: dict) -> list[str]:
     """One study source's perturbations: its own sweep (so another source's sweep reruns
-    nothing here), the attacks' settings, its representation, and for mel the rebuild's."""
-    keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", f"study.sources.{source}"]
+    nothing here), the attacks' settings, its representation, for mel the rebuild's, and
+    the STFT the spectrum-matched null randomises the phases in."""
+    keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", "study.noise_draws",
+            f"study.sources.{source}"]
     keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
     # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
     keys += [f"attack.{m}" for m in config["attack"]["methods"] if m != "fgsm"]
     if source == "cnn1d":
-        return keys
+        return keys + [f"spectrogram.{k}" for k in ("n_fft", "hop_length", "window")]
     keys += spectrogram(source)
     if source == "mel":
         keys += ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations"]
@@ -74,7 +76,9 @@ STEP_KEYS = {
     "study_perturb": lambda config, wc: study_perturb(wc["source"], config),
     "study_score": ["segment"],
     "listening": ["audio.sample_rate", "reconstruction.listening_tracks_per_genre"],
-    "report": ["dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips"],
+    # seed: the bootstrap's resamples, drawn per verdict row from its identity
+    "report": ["seed", "dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips",
+               "study.margin", "study.bootstrap_resamples"],
 }
 
 

@@ -8,7 +8,7 @@ import torch
 from crossrep import metrics, models, synthetic
 from crossrep.features import Spectrogram, SpectrogramConfig
 from crossrep.study.clips import choose, part_clips, study_part, study_parts, tile, untile
-from crossrep.study.perturb import Source, rebuilt_windows
+from crossrep.study.perturb import Source, perturbed, rebuilt_windows
 from crossrep.study.summary import at_snr, segment_figures
 
 SR, WINDOW = 22050, 110250
@@ -70,14 +70,25 @@ def test_waveform_budget_is_relative_to_the_clip_rms(clip, kind):
         assert metrics.snr_db(clip, adv) == pytest.approx(20.0, abs=0.05)
 
 
-def test_spectrogram_noise_control_has_the_budget_but_not_the_loudness_of_fgsm(clip):
-    """Random signs and FGSM both move every STFT bin by eps dB, yet their rebuilt audio differs
-    in loudness (sign patterns survive the inverse STFT differently): why the study compares
-    them at matched TRUE SNR, not at matched eps."""
+def test_spectrogram_noise_control_has_fgsms_budget_and_is_louder_here(clip):
+    """Random signs and FGSM both have an L-inf budget of eps dB on the STFT spectrogram: the
+    noise uses all of it on every bin, FGSM on every bin with a non-zero gradient (96 % here).
+    Their rebuilt audio differs in loudness (sign patterns survive the inverse STFT
+    differently): on this clip and model the noise is 3.7 dB louder (true SNR 21.5 against
+    25.3 dB), so at the same eps the random-sign control is the louder one, and the verdict
+    table states both SNRs."""
     source = _source("stft")
-    clean = _rebuild(source, clip, "noise", 0.0)["clean_phase"]
-    snr = {k: float(metrics.snr_db(clean, _rebuild(source, clip, k, 1.0)["clean_phase"])) for k in ("fgsm", "noise")}
-    assert all(15 < v < 35 for v in snr.values()) and snr["fgsm"] != snr["noise"], snr
+    windows = tile(clip, WINDOW)
+    clean = torch.from_numpy(source.transform.db("stft", windows))
+    keys = [f"c#tile{i}" for i in range(len(windows))]
+    for kind, full in (("fgsm", 0.95), ("noise", 1.0)):
+        adv = perturbed(source.model, clean, kind, 1.0, keys=keys, truth=torch.zeros(len(windows), dtype=torch.int64),
+                        attack_params=ATTACK, seed=0, n_classes=10)
+        delta = (adv - clean).abs()
+        assert delta.max() <= 1.0 + 1e-5 and (delta > 0.999).float().mean() >= full
+    rebuilt = _rebuild(source, clip, "noise", 0.0)["clean_phase"]
+    snr = {k: float(metrics.snr_db(rebuilt, _rebuild(source, clip, k, 1.0)["clean_phase"])) for k in ("fgsm", "noise")}
+    assert snr["fgsm"] - snr["noise"] > 2.0, snr
 
 
 def test_matched_snr_reads_the_curve_and_says_when_unreached():
@@ -91,24 +102,71 @@ def test_matched_snr_reads_the_curve_and_says_when_unreached():
     assert np.isnan(at_snr([np.inf, 20.0], [80.0, 60.0], [30])).all()     # eps 0's infinite SNR is no point
 
 
-def test_where_the_attack_first_beats_the_noise_on_a_hand_made_curve():
-    """The first budget (from the quietest) whose accuracy is >= 10 points below the noise
-    curve read at the same SNR; an attack that never gets there, and one whose quietest point
-    lies beyond the noise curve's reach (no extrapolation), give NaN."""
-    from crossrep.study.analysis import beats_noise
+def _outcomes(kind, eps, right, fold_of=lambda i: 1 + i % 3, draw=0):
+    """Per-clip outcome rows of one-segment clips for target cnn1d (``right``: 0/1 per clip)."""
+    return [dict(source="stft", path="clean_phase", kind=kind, eps=eps, draw=draw, target="cnn1d", fold=fold_of(i),
+                 track_id=f"c{i}", segments=1, right=r, clean_right=1, fooled=1 - r, source_fooled=1,
+                 both_fooled=1 - r, agree=0, fooled_confidence=0.0, vote_right=r, sum_right=r, clips=1)
+            for i, r in enumerate(right)]
 
-    def curve(kind, snr, accuracy, visqol=4.0):
-        return [dict(source="stft", path="clean_phase", kind=kind, target="cnn1d", eps=e, true_snr_db_median=s,
-                     segments_mean=a, visqol_mean=visqol) for e, s, a in zip([0.1, 1, 3, 10], snr, accuracy,
-                                                                            strict=True)]
-    table = pd.DataFrame(curve("noise", [40, 24, 13, 0], [80, 80, 70, 40])
-                         + curve("fgsm", [40, 24, 13, 0], [80, 75, 55, 20], visqol=3.5)
-                         + curve("bim", [41, 25, 14, 1], [60, 78, 65, 36]))
-    rows = beats_noise(table).set_index("kind")
-    fgsm, bim = rows.loc["fgsm"], rows.loc["bim"]
-    assert (fgsm.snr_db, fgsm.eps, fgsm.attack_accuracy, fgsm.noise_accuracy, fgsm.visqol) == (13, 3, 55, 70, 3.5)
-    # bim at 41 dB is 20 below the noise's 80 but past the noise curve's 40 dB: not read
-    assert np.isnan(bim.snr_db) and bim.lowest_snr_db == 1
+
+def test_verdict_pairs_clips_and_bounds_what_it_cannot_show():
+    """60 clips: the attack is wrong on 30, the null on 6 (all shared with the attack's),
+    random signs right on all (two draws), the untrained source's attack wrong on 25 of
+    the attack's 30. Gaps: 40, 50 and 8.3 points; the intervals exclude 10 for the first two
+    only; McNemar counts the discordant clips; the bounds name where each is beaten."""
+    from crossrep.study.analysis import bounds, verdict
+
+    n = 60
+    attack = [0] * 30 + [1] * 30
+    null = [0] * 6 + [1] * 54
+    init = [0] * 25 + [1] * 35
+    rows = []
+    for eps, scale in ((1.0, 0), (3.0, 1)):          # eps 1: no effect at all; eps 3: the effect above
+        rows += _outcomes("none", 0.0, [1] * n) if eps == 1.0 else []
+        rows += _outcomes("fgsm", eps, attack if scale else [1] * n)
+        rows += _outcomes("fgsm_null", eps, null if scale else [1] * n)
+        rows += _outcomes("fgsm_init", eps, init if scale else [1] * n)
+        rows += _outcomes("noise", eps, [1] * n, draw=0) + _outcomes("noise", eps, [1] * n, draw=1)
+    outcomes = pd.DataFrame(rows)
+    clips = pd.DataFrame([dict(source="stft", path="clean_phase", kind=k, eps=e, true_snr_db=s, visqol=np.nan)
+                          for k in ("fgsm", "fgsm_null", "fgsm_init", "noise") for e, s in ((1.0, 22.0), (3.0, 12.0))])
+    table = verdict(outcomes, clips, ["fgsm"], margin=10, seed=0, resamples=2000).set_index(["eps", "control"])
+    loud = table.loc[3.0]
+    assert loud.loc["noise", "accuracy_gap"] == pytest.approx(50.0)
+    assert loud.loc["null", "accuracy_gap"] == pytest.approx(40.0)
+    assert loud.loc["init", "accuracy_gap"] == pytest.approx(500 / 60)
+    assert loud.loc["null", "gap_low"] > 10 and loud.loc["noise", "beats"] and loud.loc["null", "beats"]
+    assert not loud.loc["init", "beats"] and loud.loc["init", "gap_low"] < 10 < loud.loc["init", "gap_high"]
+    assert (loud.loc["null", "only_attack_wrong"], loud.loc["null", "only_control_wrong"]) == (24, 0)
+    assert loud.loc["null", "p_mcnemar"] == pytest.approx(2 * 0.5 ** 24)
+    assert loud.loc["noise", "attack_snr_db"] == 12.0 and loud.loc["noise", "clips"] == n
+    quiet = table.loc[1.0]
+    assert (quiet["accuracy_gap"] == 0).all() and not quiet["beats"].any()
+    assert (quiet["gap_low"] == 0).all() and (quiet["p_mcnemar"] == 1).all()
+    found = bounds(verdict(outcomes, clips, ["fgsm"], margin=10, seed=0, resamples=2000)).set_index("control")
+    assert found.loc["null", "beats_snr_db"] == 12.0 and found.loc["null", "beats_eps"] == 3.0
+    assert np.isnan(found.loc["init", "beats_snr_db"])
+    assert found.loc["init", "upper_bound"] == pytest.approx(loud.loc["init", "gap_high"])
+    assert found.loc["init", "down_to_snr_db"] == 12.0
+
+
+def test_conditional_rate_is_over_segments_the_target_could_lose():
+    """P(target fooled | source fooled) counts only segments the target had right when clean:
+    the source is fooled on all four; the target was right on three and is fooled on two of
+    them, and wrong on the fourth both times: 2 / 3, not 2 / 4."""
+    rows = pd.DataFrame({"kind": ["none"] * 4 + ["fgsm"] * 4, "eps": [0.0] * 4 + [1.0] * 4, "draw": 0,
+                         "path": ["clean_phase"] * 8, "track_id": ["a", "b", "c", "d"] * 2,
+                         "segment": 0, "label": [0, 0, 1, 1] * 2})
+
+    def probs(preds):
+        out = np.full((len(preds), 3), 0.1)
+        out[np.arange(len(preds)), preds] = 0.8
+        return out
+    by_model = {"cnn2d_stft": probs([0, 0, 1, 1, 2, 2, 0, 0]), "cnn1d": probs([0, 0, 1, 2, 2, 0, 0, 0])}
+    table = segment_figures(rows, by_model, "stft", 1).set_index(["eps", "target"])
+    assert table.loc[(1.0, "cnn1d"), "conditional"] == pytest.approx(200 / 3)
+    assert table.loc[(1.0, "cnn2d_stft"), "conditional"] == 100.0
 
 
 def test_segment_figures_on_hand_made_predictions():
@@ -117,7 +175,7 @@ def test_segment_figures_on_hand_made_predictions():
         out = np.full((len(preds), 3), 0.1)
         out[np.arange(len(preds)), preds] = 0.8
         return out
-    rows = pd.DataFrame({"kind": ["none"] * 4 + ["fgsm"] * 4, "eps": [0.0] * 4 + [1.0] * 4,
+    rows = pd.DataFrame({"kind": ["none"] * 4 + ["fgsm"] * 4, "eps": [0.0] * 4 + [1.0] * 4, "draw": 0,
                          "path": ["clean_phase"] * 8, "track_id": ["a", "a", "b", "b"] * 2,
                          "segment": [0, 1, 0, 1] * 2, "label": [0, 0, 1, 1] * 2})
     # clean: source right on all four, 1D CNN right on three; attacked: source fooled on 0, 1, 2;

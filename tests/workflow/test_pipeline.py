@@ -3,6 +3,7 @@ import json
 import re
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
@@ -143,32 +144,53 @@ def test_spectrogram_change_reruns_only_that_representation(run):
 
 
 def test_transfer_study_outputs(run):
-    """The study on the tiny run: every source x target x perturbation x eps, the matched-SNR
-    table with its noise control, the figures, metrics and plot series, the page's section."""
+    """The study on the tiny run: every source x target x perturbation x eps, shipped as
+    16-bit audio; the verdict of every attack against its three controls with paired
+    intervals, the bounds, the matched-SNR table, the figures, metrics and plot series,
+    the page's section."""
     table = pd.read_csv(run / "reports/tables/study_transfer.csv")
     pairs = set(zip(table["source"] + "/" + table["path"], table["target"], strict=True))
     assert len(pairs) == 4 * 3                                 # 4 source paths x 3 targets
-    assert set(table["kind"]) == {"fgsm", "bim", "noise"} and set(table["eps"]) == {0.0, 1.0, 10.0, 0.1}
+    assert set(table["kind"]) == {"fgsm", "bim", "noise", "fgsm_null", "bim_null", "fgsm_init", "bim_init"}
+    assert set(table["eps"]) == {0.0, 1.0, 10.0, 0.1}
     zero = table[table["eps"] == 0]
     assert (zero["fooling_rate_mean"].fillna(0) == 0).all()    # a zero budget fools nobody
     stft = table[(table["source"] == "stft") & (table["eps"] > 0)]
     assert (stft["true_snr_db_median"] < 60).all() and stft["true_snr_db_median"].notna().all()
+    # the spectrum-matched null keeps its attack's true SNR, clip for clip, where the 16-bit
+    # file clips neither (eps 10 dB clips thousands of samples: both SNRs are then stated)
+    quality = pd.concat(pd.read_csv(p) for p in (run / "data/study/quality").rglob("*.csv"))
+    keys = ["source", "path", "fold", "eps", "track_id"]
+    attack = quality[quality["kind"] == "bim"].set_index(keys)
+    null = quality[quality["kind"] == "bim_null"].set_index(keys).loc[attack.index]
+    unclipped = (attack["clipped_samples"] == 0) & (null["clipped_samples"] == 0)
+    assert unclipped.sum() >= len(attack) // 3
+    assert np.allclose(attack["true_snr_db"][unclipped], null["true_snr_db"][unclipped], atol=0.01)
+    assert quality.loc[quality["eps"] == 10, "clipped_samples"].sum() > 0
+    assert quality["clipped_samples"].ge(0).all() and (quality["draw"].isin([0, 1])).all()
+    with open_shard(next((run / "data/study/audio/stft").glob("*.h5")), "audio", "draw") as h5:
+        assert h5["audio"].dtype == np.int16                   # what is scored is what is shipped
     matched = (run / "reports/tables/study_matched.md").read_text()
     assert "20 dB: fooled % attack / noise" in matched and "1D CNN (waveform)" in matched
-    beats = pd.read_csv(run / "reports/tables/study_beats_noise.csv")
-    assert len(beats) == 4 * 3 * 2                             # source paths x targets x attacks
-    assert beats["first true SNR (dB) beating noise"].str.match(r"^(never \(sweep down to |-?\d+\.\d \(eps )").all()
+    verdict = pd.read_csv(run / "reports/tables/study_verdict.csv")
+    assert len(verdict) == 4 * 3 * 2 * 2 * 3                   # source paths x targets x attacks x eps x controls
+    assert verdict["control − attack accuracy [95 % CI]"].str.match(r"^[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]$").all()
+    bounds = pd.read_csv(run / "reports/tables/study_bounds.csv")
+    assert len(bounds) == 4 * 3 * 2 * 3
+    assert bounds["Verdict"].str.match(r"^(≤ -?\d+\.\d points \(95 %\) at every budget down to|beats it from)").all()
     metrics = json.loads((run / "reports/metrics.json").read_text())["study"]
-    assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "matched_snr"} <= set(metrics)
+    assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "verdict"} <= set(metrics)
+    cell = metrics["verdict"]["stft/clean_phase"]["cnn1d"]["bim"]["null"]
+    assert {"beats_snr_db", "gap_low", "gap_high", "upper_bound", "down_to_snr_db"} <= set(cell)
     assert set(metrics["cnn1d/waveform"]["noise"]["eps_0.1"]) == {"true_snr_db", "cnn2d_stft", "cnn2d_mel", "cnn1d"}
-    # noise on every sample at 0.1 x RMS: 20 dB by construction (the clip's own RMS)
+    # noise on every sample at 0.1 x RMS: 20 dB by construction (the clip's own RMS; 16-bit aside)
     assert metrics["cnn1d/waveform"]["noise"]["eps_0.1"]["true_snr_db"] == pytest.approx(20.0, abs=0.05)
-    quality = pd.concat(pd.read_csv(p) for p in (run / "data/study/quality").rglob("*.csv"))
     visqol = quality["visqol"].dropna()
     assert len(visqol) and ((visqol >= 1) & (visqol <= 4.74)).all()
+    assert set(quality.loc[quality["visqol"].notna(), "kind"]) == {"fgsm", "bim"}
     for name in ("study_accuracy_vs_snr", "study_visqol_vs_snr"):
         assert (run / f"reports/figures/{name}.png").stat().st_size > 5000
-    assert len(list((run / "reports/plots/study").glob("*.csv"))) == 12
+    assert len(list((run / "reports/plots/study").glob("*.csv"))) == 4 * 7
     page = (run / "reports/index.html").read_text()
     assert "Transfer study: the budgets, heard" in page and page.count('src="study_audio/') >= 7
 
@@ -179,10 +201,10 @@ def test_study_reruns_are_per_source(run):
     perturbations nor any spectrogram attack or rebuild."""
     def plan(section, key, value):
         out = dry_run(run, {section: {key[0]: {key[1]: value}}})
-        perturbed = re.findall(r"^Job \d+: Study: (\S+) attacks and noise", out, re.M)
+        perturbed = re.findall(r"^Job \d+: Study: (\S+) attacks and controls", out, re.M)
         return job_stats(out), perturbed
 
-    stats, perturbed = plan("study", ("sources", "stft"), {"eps": [1.0, 3.0]})
+    stats, perturbed = plan("study", ("sources", "stft"), {"eps": [1.0, 3.0], "visqol_eps": [1.0]})
     assert set(stats) <= {"study_perturb", "study_score", "listening", "report", "all"}
     assert stats["study_score"] == 2 and perturbed == ["stft"] * 2
 

@@ -1,4 +1,4 @@
-# The transfer study: whole test clips, each source's attacks and noise control over its
+# The transfer study: whole test clips, each source's attacks and their controls over its
 # eps sweep, rebuilt into audio (study_perturb), scored by every target model (study_score);
 # one job per study part (a fold's studied clips cut on batch boundaries, at most
 # shards.max_segments segments' worth).
@@ -50,7 +50,7 @@ rule study_perturb:
         config=lambda wc: config_of("study_perturb", source=wc.source),
         code=code_version("study_perturb"),
     message:
-        "Study: {wildcards.source} attacks and noise over the eps sweep, rebuilt clips of fold {wildcards.fold} part {wildcards.part}"
+        "Study: {wildcards.source} attacks and controls over the eps sweep, rebuilt clips of fold {wildcards.fold} part {wildcards.part}"
     script:
         "../scripts/study_perturb.py"
 

@@ -11,7 +11,8 @@ from ..study import clips as study_clips
 
 def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
     """Write study part ``part`` of test fold ``fold``'s studied clips (audio, label, track id,
-    and whether ViSQOL scores the clip) to ``out``. The clips are chosen over the whole fold
+    and whether ViSQOL scores the clip: ``study.visqol_clips`` of them, spread over the
+    genres) to ``out``. The clips are chosen over the whole fold
     and cut into parts on batch boundaries (``study.clips.part_clips``), so splitting a fold
     changes no choice and no result.
     """
@@ -20,7 +21,7 @@ def run(*, manifest, root, out, fold: int, part: int = 1, params: dict) -> None:
     table = dataset.read_manifest(manifest)
     chosen = study_clips.choose(table[(table["fold"] == fold) & (table["status"] != "skipped")],
                                 params["study"]["clips_per_genre"])
-    chosen["visqol"] = np.arange(len(chosen)) < params["study"]["visqol_clips"]
+    chosen["visqol"] = study_clips.spread_over_genres(chosen, params["study"]["visqol_clips"])
     rows = study_clips.study_part(chosen, part, study_clips.clips_per_part(params))
     with write_shard(out, fold=fold, part=part, sample_rate=sample_rate) as shard:
         for row, samples in dataset.clip_audio(root, rows, sample_rate, clip):

@@ -1,37 +1,88 @@
-"""Rule ``study_perturb``: one source's attacks and noise control on one fold's studied clips,
-at every eps of its sweep, rebuilt into whole-clip audio; how loud each rebuilt clip is."""
+"""Rule ``study_perturb``: one source's attacks and their controls on one fold's studied
+clips, at every eps of its sweep, rebuilt into whole-clip audio as it would be shipped
+(16-bit, clipped); how loud and how audible each shipped clip is."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import models
+from ..audio import clipped_samples, from_pcm16, to_pcm16
 from ..features import Spectrogram, SpectrogramConfig
 from ..reconstruction import NNLS_ITERATIONS
 from ..runtime import log, progress
 from ..shards import open_shard, read_strings, write_csv, write_shard
-from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL
+from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL, control_kind
 from ..study.clips import tile
+from ..study.controls import null_seeds, spectrum_matched
 from ..study.perturb import Source, rebuilt_clips
 from ..study.quality import Visqol, clip_quality
 
 
+def conditions(methods, sweep, noise_draws: int) -> list[tuple[str, float, int]]:
+    """(perturbation, eps, draw) rebuilt for every clip: the clean rebuild, then per eps each
+    attack on the trained source and on its untrained twin, and the noise control's draws.
+    (Each attack's spectrum-matched null is derived from its rebuilt audio.)"""
+    out = [(CLEAN, 0.0, 0)]
+    for eps in map(float, sweep):
+        out += [(kind, eps, 0) for method in methods for kind in (method, control_kind(method, "init"))]
+        out += [(NOISE, eps, draw) for draw in range(noise_draws)]
+    return out
+
+
+class Shipper:
+    """Stores shipped clips of one batch of clips and measures them: each rebuilt clip is
+    quantised as a 16-bit file holds it, appended to the audio shard, and its quality row
+    (against the same path's shipped clean rebuild, the first clip shipped per path)
+    added to ``quality``."""
+
+    def __init__(self, shard, quality: dict, visqol, visqol_kinds, sample_rate: int, source: str, fold: int):
+        self.shard, self.quality, self.visqol, self.visqol_kinds = shard, quality, visqol, visqol_kinds
+        self.sample_rate, self.source, self.fold = sample_rate, source, fold
+
+    def batch(self, originals, tracks, labels, scored) -> None:
+        self.originals, self.tracks, self.labels, self.scored, self.clean = originals, tracks, labels, scored, {}
+
+    def ship(self, path: str, kind: str, eps: float, draw: int, audio: np.ndarray) -> np.ndarray:
+        pcm = to_pcm16(audio)
+        shipped = from_pcm16(pcm)
+        clean = self.clean.setdefault(path, shipped)
+        n = len(pcm)
+        self.shard.append(audio=pcm, kind=[kind] * n, eps=np.full(n, eps), draw=np.full(n, draw, np.int16),
+                          path=[path] * n, track_id=list(self.tracks), label=self.labels.astype(np.int16))
+        figures = clip_quality(clean, shipped, self.originals)
+        figures["clipped_samples"] = clipped_samples(audio)
+        measure = self.visqol is not None and (kind, eps) in self.visqol_kinds
+        for i in range(n):
+            row = dict(source=self.source, fold=self.fold, path=path, kind=kind, eps=eps, draw=draw,
+                       track_id=self.tracks[i], label=int(self.labels[i]),
+                       **{k: float(v[i]) for k, v in figures.items()})
+            row["visqol"] = (self.visqol.mos(clean[i], shipped[i], self.sample_rate) if measure and self.scored[i]
+                             else float("nan"))
+            for name, value in row.items():
+                self.quality.setdefault(name, []).append(value)
+        return shipped
+
+
 def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
-    """For every clip of ``clips``: the clean rebuild of each path of ``source`` (kind ``none``,
-    eps 0) and, per perturbation (``attack.methods`` + ``noise``) and eps, the rebuilt clip;
-    audio to ``audio_out``, per-clip SNRs / LSD / ViSQOL to ``quality_out`` (CSV).
+    """For every clip of ``clips``, per path of ``source``: the clean rebuild (perturbation
+    ``none``, eps 0) and every (perturbation, eps, draw) of :func:`conditions`, plus each
+    attack's spectrum-matched null (``<method>_null``), each shipped as 16-bit audio
+    (``audio.to_pcm16``) to ``audio_out``; per shipped clip its SNRs, LSD, clipped samples
+    and (on the clips ``clips`` marks, for the attacks at ``study.sources.<source>.visqol_eps``)
+    ViSQOL to ``quality_out`` (CSV). SNRs are taken between shipped clips.
     """
     model, ckpt = models.load_checkpoint(checkpoint, "cpu")
     attack_params, study = params["attack"], params["study"]
     window, sample_rate, seed = params["segment"]["window"], params["audio"]["sample_rate"], params["seed"]
-    transform = None
-    if source != "cnn1d":
-        transform = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
+    spectrogram = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
     rebuild = params.get("reconstruction", {})  # mel only
-    src = Source(source, model, len(ckpt["classes"]), transform, rebuild.get("griffin_lim_iterations", 32),
-                 rebuild.get("nnls_iterations", NNLS_ITERATIONS))
-    conditions = [(CLEAN, 0.0)] + [(kind, float(eps)) for kind in [*attack_params["methods"], NOISE]
-                                   for eps in study["sources"][source]["eps"]]
-    visqol = Visqol() if study["visqol_clips"] else None
+    src = Source(source, model, len(ckpt["classes"]), None if source == "cnn1d" else spectrogram,
+                 rebuild.get("griffin_lim_iterations", 32), rebuild.get("nnls_iterations", NNLS_ITERATIONS),
+                 untrained=models.untrained_like(ckpt, seed))
+    methods, sweep = attack_params["methods"], study["sources"][source]
+    todo = conditions(methods, sweep["eps"], study["noise_draws"])
+    visqol_kinds = {(m, float(e)) for m in methods for e in sweep.get("visqol_eps", [])}
+    visqol = Visqol() if study["visqol_clips"] and visqol_kinds else None
     quality = {}  # column -> values, in the order of each row's keys
     with open_shard(clips, "audio", "label", "track_id", "visqol") as h5:
         originals, labels, scored = h5["audio"][...], h5["label"][...].astype(np.int64), h5["visqol"][...]
@@ -40,27 +91,21 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     clip_batch = max(1, attack_params["batch_size"] // per_clip)
     with write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
                      model=SOURCE_MODEL[source]) as shard:
+        shipper = Shipper(shard, quality, visqol, visqol_kinds, sample_rate, source, fold)
         for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
             part = slice(start, min(len(originals), start + clip_batch))
-            clean = {}
-            for kind, eps in conditions:
+            shipper.batch(originals[part], tracks[part], labels[part], scored[part])
+            for kind, eps, draw in todo:
                 rebuilt = rebuilt_clips(src, originals[part], track_ids=tracks[part], window=window, kind=kind,
-                                        eps=eps, attack_params=attack_params, seed=seed, truth=labels[part])
+                                        eps=eps, attack_params=attack_params, seed=seed, truth=labels[part],
+                                        draw=draw)
                 for path in PATHS[source]:
-                    audio = rebuilt[path]
-                    clean.setdefault(path, audio)
-                    shard.append(audio=audio.astype(np.float32), kind=[kind] * len(audio),
-                                 eps=np.full(len(audio), eps), path=[path] * len(audio),
-                                 track_id=list(tracks[part]), label=labels[part].astype(np.int16))
-                    figures = clip_quality(clean[path], audio, originals[part])
-                    for i in range(len(audio)):
-                        row = dict(source=source, fold=fold, path=path, kind=kind, eps=eps, track_id=tracks[part][i],
-                                   label=int(labels[part][i]), **{k: float(v[i]) for k, v in figures.items()})
-                        row["visqol"] = (visqol.mos(clean[path][i], audio[i], sample_rate)
-                                         if visqol and kind != CLEAN and scored[start + i]
-                                         else float("nan"))
-                        for name, value in row.items():
-                            quality.setdefault(name, []).append(value)
+                    shipped = shipper.ship(path, kind, eps, draw, rebuilt[path])
+                    if kind in methods:  # the attack's spectrum-matched null, from what it ships
+                        clean = shipper.clean[path]
+                        null = spectrum_matched(shipped - clean, spectrogram,
+                                                null_seeds(seed, tracks[part], kind, eps, path))
+                        shipper.ship(path, control_kind(kind, "null"), eps, 0, clean + null)
     write_csv(quality_out, quality)
-    log.info("study %s fold %d: %d clips x %d conditions x %d paths", source, fold, len(originals), len(conditions),
+    log.info("study %s fold %d: %d clips x %d conditions x %d paths", source, fold, len(originals), len(todo),
              len(PATHS[source]))

@@ -78,3 +78,13 @@ def choose(rows: pd.DataFrame, per_genre: int | None) -> pd.DataFrame:
     if per_genre is not None:
         rows = rows.groupby("label", sort=True).head(per_genre)
     return rows.reset_index(drop=True)
+
+
+def spread_over_genres(chosen: pd.DataFrame, n: int) -> np.ndarray:
+    """A mask of ``n`` of the chosen clips taken genre by genre in turn (each genre's first
+    clip, then each genre's second, ...), so a subset (ViSQOL's) covers every genre."""
+    rank = chosen.groupby("label", sort=False).cumcount().to_numpy()
+    order = np.lexsort((chosen["label"].to_numpy(), rank))
+    mask = np.zeros(len(chosen), bool)
+    mask[order[:n]] = True
+    return mask

@@ -13,7 +13,9 @@ clip's RMS (the model sees ``u * rms``), so eps maps onto SNR: FGSM and the nois
 move every sample by eps * rms, a true SNR of -20 log10(eps) dB.
 
 eps 0 is the clean rebuild of each path, the reference every SNR of that path is taken
-against. Random draws follow ``attacks``' seeding rule (per window identity).
+against. An attack named "<method>_init" is crafted on the source's untrained twin
+(``Source.untrained``). Random draws follow ``attacks``' seeding rule (per window
+identity); the noise control's signs are drawn afresh for every eps and draw.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from torch import nn
 from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
 from ..audio import power
 from ..reconstruction import NNLS_ITERATIONS, griffin_lim, invert, istft, mel_to_magnitude
-from . import NOISE
+from . import NOISE, attack_method
 from .clips import tile, untile
 
 
@@ -44,13 +46,18 @@ class ScaledInput(nn.Module):
 @dataclass
 class Source:
     """``name``: stft | mel | cnn1d; ``model``: its model (None for the noise control alone);
-    ``transform``: the spectrogram (2D sources)."""
+    ``transform``: the spectrogram (2D sources); ``untrained``: the same architecture with
+    fresh weights (``models.untrained_like``), which the "_init" attacks are crafted on."""
     name: str
     model: nn.Module | None
     n_classes: int
     transform: object = None
     griffin_lim_iterations: int = 32
     nnls_iterations: int = NNLS_ITERATIONS
+    untrained: nn.Module | None = None
+
+    def model_for(self, kind: str) -> nn.Module | None:
+        return self.untrained if kind.endswith("_init") else self.model
 
 
 def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth, attack_params: dict, seed: int,
@@ -61,7 +68,7 @@ def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth,
         return clean
     if kind == NOISE:
         return random_sign(clean, eps, row_seeds(seed, keys))
-    cfg = AttackConfig.from_params(kind, attack_params, eps=eps)
+    cfg = AttackConfig.from_params(attack_method(kind), attack_params, eps=eps)
     adv, _, _ = attack_batch(model, clean, cfg, keys=keys, seed=seed, n_classes=n_classes,
                              label_source=attack_params["label"], truth=truth, labels=labels)
     return adv
@@ -69,26 +76,30 @@ def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth,
 
 def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray, keys, truth: np.ndarray | None,
                     kind: str, eps: float, attack_params: dict, seed: int,
-                    labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                    labels: np.ndarray | None = None, draw: int = 0) -> dict[str, np.ndarray]:
     """{path: (n_windows, window) audio} for one batch of windows of one or more clips.
 
     ``clip_rms``: per window, the RMS of the clip it belongs to (waveform budgets);
     ``keys``: per window identity ("track#tileJ"); ``truth``: per window genre label;
-    ``labels``: explicit attack labels (targets), overriding ``attack.label``.
+    ``labels``: explicit attack labels (targets), overriding ``attack.label``; ``draw``:
+    which of the noise control's draws (each eps and draw has its own signs).
     """
     def tensor(x):
         return None if x is None else torch.as_tensor(x, dtype=torch.int64)
+    if kind == NOISE:
+        keys = [f"{key}#eps{eps:g}#draw{draw}" for key in keys]
     common = dict(keys=keys, truth=tensor(truth), attack_params=attack_params, seed=seed, n_classes=source.n_classes,
                   labels=tensor(labels))
+    model = source.model_for(kind)
     length = windows.shape[1]
     if source.name == "cnn1d":
         scale = torch.as_tensor(clip_rms, dtype=torch.float32)[:, None]
         u = torch.as_tensor(windows, dtype=torch.float32) / scale
-        model = ScaledInput(source.model, scale) if source.model is not None else None
-        return {"waveform": (perturbed(model, u, kind, eps, **common) * scale).numpy()}
+        scaled = ScaledInput(model, scale) if model is not None else None
+        return {"waveform": (perturbed(scaled, u, kind, eps, **common) * scale).numpy()}
     transform, rep = source.transform, source.name
     clean = torch.from_numpy(transform.db(rep, windows))
-    adv = perturbed(source.model, clean, kind, eps, **common).numpy()
+    adv = perturbed(model, clean, kind, eps, **common).numpy()
     reference = transform.reference(rep, windows)
     if rep == "stft":
         return {"clean_phase": invert(transform, "stft", adv, length, reference=reference)}
@@ -102,7 +113,7 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
 
 def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps: float,
                   attack_params: dict, seed: int, truth: np.ndarray | None = None,
-                  labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                  labels: np.ndarray | None = None, draw: int = 0) -> dict[str, np.ndarray]:
     """{path: (n_clips, length) audio}: whole clips tiled into ``window``-sized windows
     (``clips.tile``), each window perturbed and rebuilt (``rebuilt_windows``, keyed
     "track#tileJ", the waveform budget relative to its clip's RMS), put back end to end.
@@ -117,6 +128,6 @@ def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, 
                               clip_rms=per_window(np.maximum(np.sqrt(power(clips)), 1e-8)),
                               keys=[f"{track}#tile{j}" for track in track_ids for j in range(per_clip)],
                               truth=per_window(truth), labels=per_window(labels), kind=kind, eps=eps,
-                              attack_params=attack_params, seed=seed)
+                              attack_params=attack_params, seed=seed, draw=draw)
     return {path: np.stack([untile(w, length) for w in audio.reshape(n, per_clip, window)])
             for path, audio in rebuilt.items()}

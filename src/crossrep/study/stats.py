@@ -35,25 +35,44 @@ def paired_difference(folds, num_a, den_a, num_b, den_b, *, scale: float = 100.0
     """scale * (sum num_a / sum den_a - sum num_b / sum den_b) over paired clips, and its
     bootstrap interval resampling clips within each fold. Clips with a zero denominator on
     either side take no part (e.g. a fooling rate where no segment was right when clean)."""
-    folds = np.asarray(folds)
-    num_a, den_a, num_b, den_b = (np.asarray(x, dtype=float) for x in (num_a, den_a, num_b, den_b))
-    used = (den_a > 0) & (den_b > 0)
-    folds, num_a, den_a, num_b, den_b = (x[used] for x in (folds, num_a, den_a, num_b, den_b))
-    if not used.any():
+    columns = [np.asarray(x, dtype=float) for x in (num_a, den_a, num_b, den_b)]
+    used = (columns[1] > 0) & (columns[3] > 0)
+
+    def difference(s):
+        return scale * (s[..., 0] / s[..., 1] - s[..., 2] / s[..., 3])
+    return _bootstrap(np.asarray(folds)[used], [c[used] for c in columns], difference, resamples, confidence, seed)
+
+
+def ratio_interval(folds, num, den, *, scale: float = 100.0, resamples: int = RESAMPLES,
+                   confidence: float = CONFIDENCE, seed: int = 0) -> PairedDifference:
+    """scale * sum num / sum den over clips (e.g. one condition's accuracy) and its bootstrap
+    interval, resampling clips within each fold as :func:`paired_difference` does."""
+    columns = [np.asarray(x, dtype=float) for x in (num, den)]
+    used = columns[1] > 0
+
+    def ratio(s):
+        return scale * s[..., 0] / s[..., 1]
+    return _bootstrap(np.asarray(folds)[used], [c[used] for c in columns], ratio, resamples, confidence, seed)
+
+
+def _bootstrap(folds, columns, statistic, resamples, confidence, seed) -> PairedDifference:
+    """``statistic`` of the column sums, and its percentile interval over ``resamples``
+    resamplings of the clips (rows) within each fold."""
+    if not len(folds):
         return PairedDifference(float("nan"), float("nan"), float("nan"), 0)
-    estimate = scale * (num_a.sum() / den_a.sum() - num_b.sum() / den_b.sum())
+    columns = np.stack(columns, axis=1)
     rng = np.random.default_rng(seed)
-    sums = np.zeros((resamples, 4))
+    sums = np.zeros((resamples, columns.shape[1]))
     for fold in np.unique(folds):          # a fold's clips resampled among themselves
         rows = np.flatnonzero(folds == fold)
-        draw = rows[rng.integers(0, len(rows), size=(resamples, len(rows)))]
-        for j, column in enumerate((num_a, den_a, num_b, den_b)):
-            sums[:, j] += column[draw].sum(axis=1)
+        # how often each clip is drawn in each resample, then the weighted sums
+        counts = rng.multinomial(len(rows), np.full(len(rows), 1 / len(rows)), size=resamples)
+        sums += counts @ columns[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
-        replicates = scale * (sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3])
+        replicates = statistic(sums)
     tail = (1 - confidence) / 2
     low, high = np.nanquantile(replicates, [tail, 1 - tail])
-    return PairedDifference(float(estimate), float(low), float(high), int(used.sum()))
+    return PairedDifference(float(statistic(columns.sum(axis=0))), float(low), float(high), len(folds))
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
