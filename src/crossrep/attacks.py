@@ -67,25 +67,65 @@ def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, 
     the loss is descended. ``model`` should be in eval mode (BatchNorm statistics fixed).
     ``seeds``: one per row (``row_seeds``), for PGD's random start.
     """
-    clean = clean.detach()
-    if cfg.clip_to_range:
+    return _projected_steps(model, clean, labels, cfg, cfg.eps, cfg.step, seeds)
+
+
+def attack_sweep(model, clean: torch.Tensor, labels: torch.Tensor, cfgs: list[AttackConfig], seeds=None,
+                 batch_rows: int | None = None) -> list[torch.Tensor]:
+    """``attack`` of the same rows at every config of ``cfgs`` (one method, several eps):
+    the same results, cheaper. FGSM's gradient does not depend on eps, so it is taken
+    once for the whole sweep; the iterative attacks run the sweep's eps side by side, each
+    row's budget a tensor, in chunks of at most ``batch_rows`` rows (default: all)."""
+    if not cfgs:
+        return []
+    if len({(c.method, c.iterations, c.targeted, c.clip_to_range) for c in cfgs}) > 1:
+        raise ValueError("attack_sweep runs one method at several eps; got " + ", ".join(map(str, cfgs)))
+    first, n = cfgs[0], clean.shape[0]
+    if first.method == "fgsm":
+        step = _gradient_sign(model, clean.detach(), labels, first.targeted)
+        return [_project(clean.detach(), clean + cfg.eps * step, cfg.eps, cfg.clip_to_range) for cfg in cfgs]
+    shape = (len(cfgs) * n,) + (1,) * (clean.dim() - 1)
+    eps = torch.tensor([c.eps for c in cfgs], dtype=clean.dtype).repeat_interleave(n).reshape(shape)
+    step = torch.tensor([c.step for c in cfgs], dtype=clean.dtype).repeat_interleave(n).reshape(shape)
+    rows = clean.repeat((len(cfgs),) + (1,) * (clean.dim() - 1))
+    all_labels, all_seeds = labels.repeat(len(cfgs)), None if seeds is None else list(seeds) * len(cfgs)
+    chunk = batch_rows or len(rows)
+    adv = torch.cat([_projected_steps(model, rows[i:i + chunk], all_labels[i:i + chunk], first, eps[i:i + chunk],
+                                      step[i:i + chunk], None if all_seeds is None else all_seeds[i:i + chunk])
+                     for i in range(0, len(rows), chunk)])
+    return list(adv.split(n))
+
+
+def _gradient_sign(model, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
+    """sign(d loss / d x), negated for a targeted attack (whose loss is descended)."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)
+    return -grad.sign() if targeted else grad.sign()
+
+
+def _project(clean: torch.Tensor, adv: torch.Tensor, eps, clip_to_range: bool) -> torch.Tensor:
+    """``adv`` back into the L-inf ball of radius ``eps`` around ``clean`` (and, with
+    ``clip_to_range``, into each clean row's value range)."""
+    adv = clean + torch.clamp(adv - clean, -eps, eps)
+    if clip_to_range:
         dims = tuple(range(1, clean.dim()))
-        low, high = clean.amin(dims, keepdim=True), clean.amax(dims, keepdim=True)
+        adv = torch.maximum(torch.minimum(adv, clean.amax(dims, keepdim=True)), clean.amin(dims, keepdim=True))
+    return adv.detach()
+
+
+def _projected_steps(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, eps, step,
+                     seeds) -> torch.Tensor:
+    """The sign-gradient loop of ``attack``; ``eps`` and ``step``: floats, or one per row
+    (tensors broadcasting against ``clean``)."""
+    clean = clean.detach()
     adv = clean.clone()
     if cfg.method == "pgd":
         if seeds is None:
             raise ValueError("PGD's random start needs one seed per row (shards.row_seeds)")
-        adv = clean + (2 * row_uniform(clean, seeds) - 1) * cfg.eps
-    sign = -1.0 if cfg.targeted else 1.0
+        adv = clean + (2 * row_uniform(clean, seeds) - 1) * eps
     for _ in range(cfg.iterations):
-        adv.requires_grad_(True)
-        loss = F.cross_entropy(model(adv), labels, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, adv)
-        adv = adv.detach() + sign * cfg.step * grad.sign()
-        adv = clean + torch.clamp(adv - clean, -cfg.eps, cfg.eps)
-        if cfg.clip_to_range:
-            adv = torch.maximum(torch.minimum(adv, high), low)
-    return adv.detach()
+        adv = _project(clean, adv + step * _gradient_sign(model, adv, labels, cfg.targeted), eps, cfg.clip_to_range)
+    return adv
 
 
 def attack_labels(model, clean: torch.Tensor, true_labels: torch.Tensor, source: str, targeted: bool,

@@ -82,7 +82,6 @@ def attack(file, checkpoint, out, *, method: str, eps: float, step: float = 0.1,
     Griffin-Lim) or on the 1D CNN (eps x the file's RMS per sample); write the adversarial
     audio to ``out`` (16-bit WAV). The same code path as the transfer study's
     (``study.perturb``). ``transfer``: another checkpoint that classifies both versions."""
-    from .study import CLEAN
     from .study.clips import tile
     from .study.perturb import Source, rebuilt_clips
 
@@ -109,8 +108,8 @@ def attack(file, checkpoint, out, *, method: str, eps: float, step: float = 0.1,
     common = dict(track_ids=[Path(file).name], window=window, attack_params=attack_params, seed=seed, truth=truth,
                   labels=labels)
     path = SHIPPED_PATH[source_name]
-    reference = rebuilt_clips(source, signal[None], kind=CLEAN, eps=0.0, **common)[path][0]
-    adversarial = rebuilt_clips(source, signal[None], kind=method, eps=eps, **common)[path][0]
+    reference, adversarial = (rebuilt[path][0] for rebuilt in
+                              rebuilt_clips(source, signal[None], kind=method, eps_values=[0.0, eps], **common))
     audio.write_wav(out, adversarial, sr)
     result = dict(file=str(file), out=str(out), model=ckpt["kind"], attack=method, eps=eps,
                   eps_unit="x RMS" if source_name == "cnn1d" else "dB", windows=len(tile(signal, window)),

@@ -2,7 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from crossrep.attacks import AttackConfig, attack, attack_batch, attack_labels, random_sign, row_seeds
+from crossrep.attacks import (
+    AttackConfig,
+    attack,
+    attack_batch,
+    attack_labels,
+    attack_sweep,
+    random_sign,
+    row_seeds,
+)
 
 ATTACK = dict(label="truth", targeted=False, clip_to_range=False, batch_size=4, fgsm={"eps": 0.3},
               bim={"eps": 0.3, "step": 0.1, "iterations": 10}, pgd={"eps": 0.3, "step": 0.1, "iterations": 10})
@@ -49,6 +57,23 @@ def test_fgsm_and_bim_match_plain_reference(batch):
     assert torch.allclose(fgsm, reference_fgsm(model, x, y, 0.3), atol=1e-6)
     bim = attack(model, x, y, AttackConfig.from_params("bim", ATTACK))
     assert torch.allclose(bim, reference_bim(model, x, y, 0.3, 0.1, 10), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["fgsm", "bim", "pgd"])
+@pytest.mark.parametrize("clip_to_range", [False, True])
+def test_sweep_equals_one_attack_per_eps(batch, method, clip_to_range):
+    """The study's sweep (FGSM's gradient shared, the iterative eps side by side, in chunks
+    that cut across eps) gives what one attack per eps gives."""
+    x, y = batch
+    params = dict(ATTACK, clip_to_range=clip_to_range)
+    cfgs = [AttackConfig.from_params(method, params, eps=eps) for eps in (0.1, 0.3, 2.0)]
+    seeds = row_seeds(0, range(6))
+    swept = attack_sweep(tiny_model(), x, y, cfgs, seeds, batch_rows=4)
+    assert len(swept) == 3
+    for cfg, adv in zip(cfgs, swept, strict=True):
+        assert torch.allclose(adv, attack(tiny_model(), x, y, cfg, seeds), atol=1e-6)
+        assert (adv - x).abs().max() <= cfg.eps + 1e-6
+    assert not torch.allclose(swept[0], swept[2])
 
 
 @pytest.mark.parametrize("method", ["fgsm", "bim", "pgd"])

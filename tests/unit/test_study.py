@@ -37,8 +37,25 @@ def _rebuild(source, clip, kind, eps):
     windows = tile(clip, WINDOW)
     rms = np.full(len(windows), np.sqrt(np.mean(clip.astype(np.float64) ** 2)))
     out = rebuilt_windows(source, windows, clip_rms=rms, keys=[f"c#tile{i}" for i in range(len(windows))],
-                          truth=np.zeros(len(windows), int), kind=kind, eps=eps, attack_params=ATTACK, seed=0)
+                          truth=np.zeros(len(windows), int), kind=kind, eps_values=[eps], attack_params=ATTACK,
+                          seed=0)[0]
     return {path: untile(w, len(clip)) for path, w in out.items()}
+
+
+@pytest.mark.parametrize("name,kind", [("mel", "bim"), ("stft", "noise"), ("cnn1d", "fgsm")])
+def test_a_sweep_rebuilt_in_one_pass_equals_one_pass_per_eps(clip, name, kind):
+    """The study perturbs and rebuilds every eps of a sweep together; each eps's audio is
+    what perturbing and rebuilding at that eps alone gives."""
+    source, windows = _source(name), tile(clip, WINDOW)
+    common = dict(clip_rms=np.full(len(windows), 0.1), keys=["c#tile0", "c#tile1"], truth=np.zeros(2, int),
+                  kind=kind, attack_params=ATTACK, seed=0)
+    swept = rebuilt_windows(source, windows, eps_values=[0.0, 1.0, 3.0], **common)
+    for eps, together in zip([0.0, 1.0, 3.0], swept, strict=True):
+        alone = rebuilt_windows(source, windows, eps_values=[eps], **common)[0]
+        assert together.keys() == alone.keys()
+        for path in alone:
+            np.testing.assert_allclose(together[path], alone[path], atol=1e-5)
+    assert not np.allclose(next(iter(swept[1].values())), next(iter(swept[2].values())))
 
 
 def test_tiling_covers_every_sample_once(clip):
@@ -82,8 +99,9 @@ def test_spectrogram_noise_control_has_fgsms_budget_and_is_louder_here(clip):
     clean = torch.from_numpy(source.transform.db("stft", windows))
     keys = [f"c#tile{i}" for i in range(len(windows))]
     for kind, full in (("fgsm", 0.95), ("noise", 1.0)):
-        adv = perturbed(source.model, clean, kind, 1.0, keys=keys, truth=torch.zeros(len(windows), dtype=torch.int64),
-                        attack_params=ATTACK, seed=0, n_classes=10)
+        (adv,) = perturbed(source.model, clean, kind, [1.0], keys=keys,
+                           truth=torch.zeros(len(windows), dtype=torch.int64), attack_params=ATTACK, seed=0,
+                           n_classes=10)
         delta = (adv - clean).abs()
         assert delta.max() <= 1.0 + 1e-5 and (delta > 0.999).float().mean() >= full
     rebuilt = _rebuild(source, clip, "noise", 0.0)["clean_phase"]

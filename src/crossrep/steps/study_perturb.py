@@ -18,15 +18,12 @@ from ..study.perturb import Source, rebuilt_clips
 from ..study.quality import Visqol, clip_quality
 
 
-def conditions(methods, sweep, noise_draws: int) -> list[tuple[str, float, int]]:
-    """(perturbation, eps, draw) rebuilt for every clip: the clean rebuild, then per eps each
-    attack on the trained source and on its untrained twin, and the noise control's draws.
-    (Each attack's spectrum-matched null is derived from its rebuilt audio.)"""
-    out = [(CLEAN, 0.0, 0)]
-    for eps in map(float, sweep):
-        out += [(kind, eps, 0) for method in methods for kind in (method, control_kind(method, "init"))]
-        out += [(NOISE, eps, draw) for draw in range(noise_draws)]
-    return out
+def conditions(methods, noise_draws: int) -> list[tuple[str, int]]:
+    """(perturbation, draw) rebuilt over the whole eps sweep for every clip: each attack on
+    the trained source and on its untrained twin, and the noise control's draws. (Each
+    attack's spectrum-matched null is derived from its rebuilt audio.)"""
+    return ([(kind, 0) for method in methods for kind in (method, control_kind(method, "init"))]
+            + [(NOISE, draw) for draw in range(noise_draws)])
 
 
 class Shipper:
@@ -65,7 +62,7 @@ class Shipper:
 
 def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
     """For every clip of ``clips``, per path of ``source``: the clean rebuild (perturbation
-    ``none``, eps 0) and every (perturbation, eps, draw) of :func:`conditions`, plus each
+    ``none``, eps 0) and every (perturbation, draw) of :func:`conditions` at every eps, plus each
     attack's spectrum-matched null (``<method>_null``), each shipped as 16-bit audio
     (``audio.to_pcm16``) to ``audio_out``; per shipped clip its SNRs, LSD, clipped samples
     and (on the clips ``clips`` marks, for the attacks at ``study.sources.<source>.visqol_eps``)
@@ -80,7 +77,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
                  rebuild.get("griffin_lim_iterations", 32), rebuild.get("nnls_iterations", NNLS_ITERATIONS),
                  untrained=models.untrained_like(ckpt, seed))
     methods, sweep = attack_params["methods"], study["sources"][source]
-    todo = conditions(methods, sweep["eps"], study["noise_draws"])
+    eps_values, todo = [float(eps) for eps in sweep["eps"]], conditions(methods, study["noise_draws"])
     visqol_kinds = {(m, float(e)) for m in methods for e in sweep.get("visqol_eps", [])}
     visqol = Visqol() if study["visqol_clips"] and visqol_kinds else None
     quality = {}  # column -> values, in the order of each row's keys
@@ -95,17 +92,18 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
         for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
             part = slice(start, min(len(originals), start + clip_batch))
             shipper.batch(originals[part], tracks[part], labels[part], scored[part])
-            for kind, eps, draw in todo:
-                rebuilt = rebuilt_clips(src, originals[part], track_ids=tracks[part], window=window, kind=kind,
-                                        eps=eps, attack_params=attack_params, seed=seed, truth=labels[part],
-                                        draw=draw)
-                for path in PATHS[source]:
-                    shipped = shipper.ship(path, kind, eps, draw, rebuilt[path])
-                    if kind in methods:  # the attack's spectrum-matched null, from what it ships
-                        clean = shipper.clean[path]
-                        null = spectrum_matched(shipped - clean, spectrogram,
-                                                null_seeds(seed, tracks[part], kind, eps, path))
-                        shipper.ship(path, control_kind(kind, "null"), eps, 0, clean + null)
+            common = dict(track_ids=tracks[part], window=window, attack_params=attack_params, seed=seed,
+                          truth=labels[part])
+            for kind, draw, values in [(CLEAN, 0, [0.0])] + [(kind, draw, eps_values) for kind, draw in todo]:
+                rebuilt = rebuilt_clips(src, originals[part], kind=kind, eps_values=values, draw=draw, **common)
+                for eps, at_eps in zip(values, rebuilt, strict=True):
+                    for path in PATHS[source]:
+                        shipped = shipper.ship(path, kind, eps, draw, at_eps[path])
+                        if kind in methods:  # the attack's spectrum-matched null, from what it ships
+                            clean = shipper.clean[path]
+                            null = spectrum_matched(shipped - clean, spectrogram,
+                                                    null_seeds(seed, tracks[part], kind, eps, path))
+                            shipper.ship(path, control_kind(kind, "null"), eps, 0, clean + null)
     write_csv(quality_out, quality)
-    log.info("study %s fold %d: %d clips x %d conditions x %d paths", source, fold, len(originals), len(todo),
-             len(PATHS[source]))
+    log.info("study %s fold %d: %d clips x %d conditions x %d eps x %d paths", source, fold, len(originals),
+             len(todo), len(eps_values), len(PATHS[source]))

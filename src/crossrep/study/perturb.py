@@ -15,7 +15,9 @@ move every sample by eps * rms, a true SNR of -20 log10(eps) dB.
 eps 0 is the clean rebuild of each path, the reference every SNR of that path is taken
 against. An attack named "<method>_init" is crafted on the source's untrained twin
 (``Source.untrained``). Random draws follow ``attacks``' seeding rule (per window
-identity); the noise control's signs are drawn afresh for every eps and draw.
+identity); the noise control's signs are drawn afresh for every eps and draw; Griffin-Lim
+starts every version of a window from the same random phases. A whole eps sweep is
+perturbed and rebuilt in one pass (FGSM's gradient is taken once for all of it).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..attacks import AttackConfig, attack_batch, random_sign, row_seeds
+from ..attacks import AttackConfig, attack_labels, attack_sweep, random_sign, row_seeds
 from ..audio import power
 from ..reconstruction import NNLS_ITERATIONS, griffin_lim, invert, istft, mel_to_magnitude
 from . import NOISE, attack_method
@@ -60,24 +62,34 @@ class Source:
         return self.untrained if kind.endswith("_init") else self.model
 
 
-def perturbed(model, clean: torch.Tensor, kind: str, eps: float, *, keys, truth, attack_params: dict, seed: int,
-              n_classes: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``clean`` moved by ``kind`` (an attack method or ``noise``) with budget ``eps``;
-    ``labels``: explicit attack labels (e.g. a chosen target) instead of ``attack.label``."""
-    if eps == 0:
-        return clean
+def perturbed(model, clean: torch.Tensor, kind: str, eps_values, *, keys, truth, attack_params: dict, seed: int,
+              n_classes: int, labels: torch.Tensor | None = None, draw: int = 0) -> list[torch.Tensor]:
+    """``clean`` moved by ``kind`` (an attack method or ``noise``) at every budget of
+    ``eps_values``, one tensor per eps (eps 0: ``clean``). An attack's labels are taken once
+    and its sweep run by ``attacks.attack_sweep``; the noise control's signs are drawn per
+    window, eps and ``draw``. ``labels``: explicit attack labels (e.g. a chosen target)
+    instead of ``attack.label``."""
+    eps_values = [float(eps) for eps in eps_values]
+    out = dict.fromkeys((eps for eps in eps_values if eps == 0), clean)
+    budgets = [eps for eps in eps_values if eps != 0]
     if kind == NOISE:
-        return random_sign(clean, eps, row_seeds(seed, keys))
-    cfg = AttackConfig.from_params(attack_method(kind), attack_params, eps=eps)
-    adv, _, _ = attack_batch(model, clean, cfg, keys=keys, seed=seed, n_classes=n_classes,
-                             label_source=attack_params["label"], truth=truth, labels=labels)
-    return adv
+        out |= {eps: random_sign(clean, eps, row_seeds(seed, [f"{key}#eps{eps:g}#draw{draw}" for key in keys]))
+                for eps in budgets}
+    elif budgets:
+        method = attack_method(kind)
+        if labels is None:
+            labels = attack_labels(model, clean, truth, attack_params["label"], attack_params["targeted"], n_classes)
+        cfgs = [AttackConfig.from_params(method, attack_params, eps=eps) for eps in budgets]
+        out |= dict(zip(budgets, attack_sweep(model, clean, labels, cfgs, row_seeds(seed, keys),
+                                              batch_rows=attack_params.get("batch_size")), strict=True))
+    return [out[eps] for eps in eps_values]
 
 
 def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray, keys, truth: np.ndarray | None,
-                    kind: str, eps: float, attack_params: dict, seed: int,
-                    labels: np.ndarray | None = None, draw: int = 0) -> dict[str, np.ndarray]:
-    """{path: (n_windows, window) audio} for one batch of windows of one or more clips.
+                    kind: str, eps_values, attack_params: dict, seed: int,
+                    labels: np.ndarray | None = None, draw: int = 0) -> list[dict[str, np.ndarray]]:
+    """Per eps of ``eps_values``, {path: (n_windows, window) audio} for one batch of windows
+    of one or more clips; the whole sweep is rebuilt in one pass.
 
     ``clip_rms``: per window, the RMS of the clip it belongs to (waveform budgets);
     ``keys``: per window identity ("track#tileJ"); ``truth``: per window genre label;
@@ -86,38 +98,40 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
     """
     def tensor(x):
         return None if x is None else torch.as_tensor(x, dtype=torch.int64)
-    if kind == NOISE:
-        keys = [f"{key}#eps{eps:g}#draw{draw}" for key in keys]
     common = dict(keys=keys, truth=tensor(truth), attack_params=attack_params, seed=seed, n_classes=source.n_classes,
-                  labels=tensor(labels))
-    model = source.model_for(kind)
-    length = windows.shape[1]
+                  labels=tensor(labels), draw=draw)
+    model, n, length = source.model_for(kind), len(windows), windows.shape[1]
+
+    def per_eps(path_audio: dict) -> list[dict[str, np.ndarray]]:
+        return [{path: audio[i * n:(i + 1) * n] for path, audio in path_audio.items()} for i in range(len(eps_values))]
     if source.name == "cnn1d":
         scale = torch.as_tensor(clip_rms, dtype=torch.float32)[:, None]
         u = torch.as_tensor(windows, dtype=torch.float32) / scale
         scaled = ScaledInput(model, scale) if model is not None else None
-        return {"waveform": (perturbed(scaled, u, kind, eps, **common) * scale).numpy()}
-    transform, rep = source.transform, source.name
+        return [{"waveform": (adv * scale).numpy()} for adv in perturbed(scaled, u, kind, eps_values, **common)]
+    transform, rep, sweep = source.transform, source.name, len(eps_values)
     clean = torch.from_numpy(transform.db(rep, windows))
-    adv = perturbed(model, clean, kind, eps, **common).numpy()
-    reference = transform.reference(rep, windows)
+    adv = torch.cat(perturbed(model, clean, kind, eps_values, **common)).numpy()
+    reference = {name: torch.cat([torch.as_tensor(value)] * sweep)
+                 for name, value in transform.reference(rep, windows).items()}
     if rep == "stft":
-        return {"clean_phase": invert(transform, "stft", adv, length, reference=reference)}
+        return per_eps({"clean_phase": invert(transform, "stft", adv, length, reference=reference)})
     # one NNLS for both paths: the mel magnitude is the same, only the phase differs
     magnitude = mel_to_magnitude(transform, transform.linear("mel", adv, reference), source.nnls_iterations)
     with torch.no_grad():
-        oracle = istft(transform, torch.polar(magnitude, transform.phase(windows)), length)
-        unphased = griffin_lim(transform, magnitude, source.griffin_lim_iterations, length, row_seeds(seed, keys))
-    return {"oracle_phase": oracle.numpy(), "griffin_lim": unphased.numpy()}
+        oracle = istft(transform, torch.polar(magnitude, transform.phase(windows).repeat(sweep, 1, 1)), length)
+        unphased = griffin_lim(transform, magnitude, source.griffin_lim_iterations, length,
+                               row_seeds(seed, list(keys) * sweep))
+    return per_eps({"oracle_phase": oracle.numpy(), "griffin_lim": unphased.numpy()})
 
 
-def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps: float,
+def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps_values,
                   attack_params: dict, seed: int, truth: np.ndarray | None = None,
-                  labels: np.ndarray | None = None, draw: int = 0) -> dict[str, np.ndarray]:
-    """{path: (n_clips, length) audio}: whole clips tiled into ``window``-sized windows
-    (``clips.tile``), each window perturbed and rebuilt (``rebuilt_windows``, keyed
-    "track#tileJ", the waveform budget relative to its clip's RMS), put back end to end.
-    ``truth`` / ``labels``: per clip."""
+                  labels: np.ndarray | None = None, draw: int = 0) -> list[dict[str, np.ndarray]]:
+    """Per eps of ``eps_values``, {path: (n_clips, length) audio}: whole clips tiled into
+    ``window``-sized windows (``clips.tile``), each window perturbed and rebuilt
+    (``rebuilt_windows``, keyed "track#tileJ", the waveform budget relative to its clip's
+    RMS), put back end to end. ``truth`` / ``labels``: per clip."""
     length = clips.shape[1]
     windows = np.stack([tile(clip, window) for clip in clips])
     n, per_clip = windows.shape[:2]
@@ -127,7 +141,7 @@ def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, 
     rebuilt = rebuilt_windows(source, windows.reshape(n * per_clip, window),
                               clip_rms=per_window(np.maximum(np.sqrt(power(clips)), 1e-8)),
                               keys=[f"{track}#tile{j}" for track in track_ids for j in range(per_clip)],
-                              truth=per_window(truth), labels=per_window(labels), kind=kind, eps=eps,
+                              truth=per_window(truth), labels=per_window(labels), kind=kind, eps_values=eps_values,
                               attack_params=attack_params, seed=seed, draw=draw)
-    return {path: np.stack([untile(w, length) for w in audio.reshape(n, per_clip, window)])
-            for path, audio in rebuilt.items()}
+    return [{path: np.stack([untile(w, length) for w in audio.reshape(n, per_clip, window)])
+             for path, audio in at_eps.items()} for at_eps in rebuilt]
