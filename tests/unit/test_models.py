@@ -148,3 +148,32 @@ def test_checkpoints_never_unpickle_objects(tmp_path):
     torch.save({"kind": "cnn1d", "arch": {}, "classes": [], "state_dict": {}, "extra": Payload()}, path)
     with pytest.raises(ValueError, match="not a crossrep checkpoint"):
         models.load_checkpoint(path)
+
+
+@pytest.mark.parametrize("kind", ["cnn2d", "cnn2d_first_bn", "cnn1d"])
+def test_inference_copy_folds_batchnorm_and_computes_the_same_function(kind):
+    """BatchNorm folded into the convolution before it: the logits and the input gradient
+    the attacks follow are the model's own up to float rounding; the original is untouched."""
+    torch.manual_seed(0)
+    if kind == "cnn1d":
+        model, x = models.CNN1D(samples=33075, gammatone_filters=4, widths=(4, 4, 4, 4), dense=8), torch.randn(3, 33075)
+    else:
+        model = models.CNN2D(32, 40, 10, widths=(4, 4, 8, 8), dense=8,
+                             batchnorm="first_conv" if kind.endswith("first_bn") else "every_conv")
+        x = torch.randn(3, 32, 40) * 10
+    model.train()(x)  # running statistics that are not the identity
+    model.eval()
+    fused = models.inference_copy(model)
+    norms = [m for m in fused.features if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d)]
+    assert len(norms) == (1 if kind == "cnn1d" else 0)  # the 1D CNN's first follows the Gammatone bank
+    assert any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d) for m in model.features)
+
+    def grad(m):
+        xi = x.clone().requires_grad_(True)
+        out = m(xi)
+        return out.detach(), torch.autograd.grad(out[:, 0].sum(), xi)[0]
+    (y, g), (y_fused, g_fused) = grad(model), grad(fused)
+    torch.testing.assert_close(y_fused, y, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(g_fused, g, rtol=1e-3, atol=1e-5 * g.abs().max().item())
+    with pytest.raises(ValueError, match="eval mode"):
+        models.inference_copy(model.train())

@@ -17,6 +17,7 @@ def run(*, clips, rebuilt, checkpoints: dict, out, params: dict, batch_clips: in
     """
     seg = params["segment"]
     targets = {name: models.load_checkpoint(path, "cpu") for name, path in checkpoints.items()}
+    targets = {name: (models.inference_copy(model), ckpt) for name, (model, ckpt) in targets.items()}
     with open_shard(clips, "audio", "track_id") as h5:
         keep = {track: non_silent(clip, seg["window"], seg["overlap"], seg["silence_threshold"])
                 for track, clip in zip(read_strings(h5["track_id"]), h5["audio"][...], strict=True)}

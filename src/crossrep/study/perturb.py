@@ -17,7 +17,7 @@ against. An attack named "<method>_init" is crafted on the source's untrained tw
 (``Source.untrained``). Random draws follow ``attacks``' seeding rule (per window
 identity); the noise control's signs are drawn afresh for every eps and draw; Griffin-Lim
 starts every version of a window from the same random phases. A whole eps sweep is
-perturbed and rebuilt in one pass (FGSM's gradient is taken once for all of it).
+perturbed in one pass (FGSM's gradient is taken once for all of it).
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
                     kind: str, eps_values, attack_params: dict, seed: int,
                     labels: np.ndarray | None = None, draw: int = 0) -> list[dict[str, np.ndarray]]:
     """Per eps of ``eps_values``, {path: (n_windows, window) audio} for one batch of windows
-    of one or more clips; the whole sweep is rebuilt in one pass.
+    of one or more clips (the whole sweep perturbed in one pass, then rebuilt eps by eps).
 
     ``clip_rms``: per window, the RMS of the clip it belongs to (waveform budgets);
     ``keys``: per window identity ("track#tileJ"); ``truth``: per window genre label;
@@ -100,29 +100,29 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
         return None if x is None else torch.as_tensor(x, dtype=torch.int64)
     common = dict(keys=keys, truth=tensor(truth), attack_params=attack_params, seed=seed, n_classes=source.n_classes,
                   labels=tensor(labels), draw=draw)
-    model, n, length = source.model_for(kind), len(windows), windows.shape[1]
-
-    def per_eps(path_audio: dict) -> list[dict[str, np.ndarray]]:
-        return [{path: audio[i * n:(i + 1) * n] for path, audio in path_audio.items()} for i in range(len(eps_values))]
+    model, length = source.model_for(kind), windows.shape[1]
     if source.name == "cnn1d":
         scale = torch.as_tensor(clip_rms, dtype=torch.float32)[:, None]
         u = torch.as_tensor(windows, dtype=torch.float32) / scale
         scaled = ScaledInput(model, scale) if model is not None else None
         return [{"waveform": (adv * scale).numpy()} for adv in perturbed(scaled, u, kind, eps_values, **common)]
-    transform, rep, sweep = source.transform, source.name, len(eps_values)
+    transform, rep = source.transform, source.name
     clean = torch.from_numpy(transform.db(rep, windows))
-    adv = torch.cat(perturbed(model, clean, kind, eps_values, **common)).numpy()
-    reference = {name: torch.cat([torch.as_tensor(value)] * sweep)
-                 for name, value in transform.reference(rep, windows).items()}
-    if rep == "stft":
-        return per_eps({"clean_phase": invert(transform, "stft", adv, length, reference=reference)})
-    # one NNLS for both paths: the mel magnitude is the same, only the phase differs
-    magnitude = mel_to_magnitude(transform, transform.linear("mel", adv, reference), source.nnls_iterations)
-    with torch.no_grad():
-        oracle = istft(transform, torch.polar(magnitude, transform.phase(windows).repeat(sweep, 1, 1)), length)
-        unphased = griffin_lim(transform, magnitude, source.griffin_lim_iterations, length,
-                               row_seeds(seed, list(keys) * sweep))
-    return per_eps({"oracle_phase": oracle.numpy(), "griffin_lim": unphased.numpy()})
+    reference = transform.reference(rep, windows)
+    phase = transform.phase(windows) if rep == "mel" else None
+    gl_seeds = row_seeds(seed, keys)
+    out = []
+    for adv in perturbed(model, clean, kind, eps_values, **common):  # rebuilt one eps at a time: cache-sized
+        if rep == "stft":
+            out.append({"clean_phase": invert(transform, "stft", adv.numpy(), length, reference=reference)})
+            continue
+        # one NNLS for both paths: the mel magnitude is the same, only the phase differs
+        magnitude = mel_to_magnitude(transform, transform.linear("mel", adv, reference), source.nnls_iterations)
+        with torch.no_grad():
+            oracle = istft(transform, torch.polar(magnitude, phase), length)
+            unphased = griffin_lim(transform, magnitude, source.griffin_lim_iterations, length, gl_seeds)
+        out.append({"oracle_phase": oracle.numpy(), "griffin_lim": unphased.numpy()})
+    return out
 
 
 def rebuilt_clips(source: Source, clips: np.ndarray, *, track_ids, window: int, kind: str, eps_values,
