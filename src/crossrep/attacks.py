@@ -70,30 +70,17 @@ def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, 
     return _projected_steps(model, clean, labels, cfg, cfg.eps, cfg.step, seeds)
 
 
-def attack_sweep(model, clean: torch.Tensor, labels: torch.Tensor, cfgs: list[AttackConfig], seeds=None,
-                 batch_rows: int | None = None) -> list[torch.Tensor]:
+def attack_sweep(model, clean: torch.Tensor, labels: torch.Tensor, cfgs: list[AttackConfig],
+                 seeds=None) -> list[torch.Tensor]:
     """``attack`` of the same rows at every config of ``cfgs`` (one method, several eps):
-    the same results, cheaper. FGSM's gradient does not depend on eps, so it is taken
-    once for the whole sweep; the iterative attacks run the sweep's eps side by side, each
-    row's budget a tensor, in chunks of at most ``batch_rows`` rows (default: all)."""
-    if not cfgs:
-        return []
+    the same results, cheaper for FGSM, whose gradient does not depend on eps and is taken
+    once for the whole sweep. The iterative attacks run eps by eps on the whole batch."""
     if len({(c.method, c.iterations, c.targeted, c.clip_to_range) for c in cfgs}) > 1:
         raise ValueError("attack_sweep runs one method at several eps; got " + ", ".join(map(str, cfgs)))
-    first, n = cfgs[0], clean.shape[0]
-    if first.method == "fgsm":
-        step = _gradient_sign(model, clean.detach(), labels, first.targeted)
+    if cfgs and cfgs[0].method == "fgsm":
+        step = _gradient_sign(model, clean.detach(), labels, cfgs[0].targeted)
         return [_project(clean.detach(), clean + cfg.eps * step, cfg.eps, cfg.clip_to_range) for cfg in cfgs]
-    shape = (len(cfgs) * n,) + (1,) * (clean.dim() - 1)
-    eps = torch.tensor([c.eps for c in cfgs], dtype=clean.dtype).repeat_interleave(n).reshape(shape)
-    step = torch.tensor([c.step for c in cfgs], dtype=clean.dtype).repeat_interleave(n).reshape(shape)
-    rows = clean.repeat((len(cfgs),) + (1,) * (clean.dim() - 1))
-    all_labels, all_seeds = labels.repeat(len(cfgs)), None if seeds is None else list(seeds) * len(cfgs)
-    chunk = batch_rows or len(rows)
-    adv = torch.cat([_projected_steps(model, rows[i:i + chunk], all_labels[i:i + chunk], first, eps[i:i + chunk],
-                                      step[i:i + chunk], None if all_seeds is None else all_seeds[i:i + chunk])
-                     for i in range(0, len(rows), chunk)])
-    return list(adv.split(n))
+    return [attack(model, clean, labels, cfg, seeds) for cfg in cfgs]
 
 
 def _gradient_sign(model, x: torch.Tensor, labels: torch.Tensor, targeted: bool) -> torch.Tensor:
@@ -113,10 +100,9 @@ def _project(clean: torch.Tensor, adv: torch.Tensor, eps, clip_to_range: bool) -
     return adv.detach()
 
 
-def _projected_steps(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, eps, step,
+def _projected_steps(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, eps: float, step: float,
                      seeds) -> torch.Tensor:
-    """The sign-gradient loop of ``attack``; ``eps`` and ``step``: floats, or one per row
-    (tensors broadcasting against ``clean``)."""
+    """The sign-gradient loop of ``attack``."""
     clean = clean.detach()
     adv = clean.clone()
     if cfg.method == "pgd":

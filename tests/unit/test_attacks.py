@@ -62,13 +62,12 @@ def test_fgsm_and_bim_match_plain_reference(batch):
 @pytest.mark.parametrize("method", ["fgsm", "bim", "pgd"])
 @pytest.mark.parametrize("clip_to_range", [False, True])
 def test_sweep_equals_one_attack_per_eps(batch, method, clip_to_range):
-    """The study's sweep (FGSM's gradient shared, the iterative eps side by side, in chunks
-    that cut across eps) gives what one attack per eps gives."""
+    """The study's sweep (FGSM's gradient shared across eps) gives what one attack per eps gives."""
     x, y = batch
     params = dict(ATTACK, clip_to_range=clip_to_range)
     cfgs = [AttackConfig.from_params(method, params, eps=eps) for eps in (0.1, 0.3, 2.0)]
     seeds = row_seeds(0, range(6))
-    swept = attack_sweep(tiny_model(), x, y, cfgs, seeds, batch_rows=4)
+    swept = attack_sweep(tiny_model(), x, y, cfgs, seeds)
     assert len(swept) == 3
     for cfg, adv in zip(cfgs, swept, strict=True):
         assert torch.allclose(adv, attack(tiny_model(), x, y, cfg, seeds), atol=1e-6)

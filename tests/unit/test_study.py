@@ -42,7 +42,7 @@ def _rebuild(source, clip, kind, eps):
     return {path: untile(w, len(clip)) for path, w in out.items()}
 
 
-@pytest.mark.parametrize("name,kind", [("mel", "bim"), ("stft", "noise"), ("cnn1d", "fgsm")])
+@pytest.mark.parametrize("name,kind", [("mel", "bim"), ("stft", "noise"), ("cnn1d", "fgsm"), ("cnn1d", "bim")])
 def test_a_sweep_rebuilt_in_one_pass_equals_one_pass_per_eps(clip, name, kind):
     """The study perturbs and rebuilds every eps of a sweep together; each eps's audio is
     what perturbing and rebuilding at that eps alone gives."""

@@ -80,8 +80,7 @@ def perturbed(model, clean: torch.Tensor, kind: str, eps_values, *, keys, truth,
         if labels is None:
             labels = attack_labels(model, clean, truth, attack_params["label"], attack_params["targeted"], n_classes)
         cfgs = [AttackConfig.from_params(method, attack_params, eps=eps) for eps in budgets]
-        out |= dict(zip(budgets, attack_sweep(model, clean, labels, cfgs, row_seeds(seed, keys),
-                                              batch_rows=attack_params.get("batch_size")), strict=True))
+        out |= dict(zip(budgets, attack_sweep(model, clean, labels, cfgs, row_seeds(seed, keys)), strict=True))
     return [out[eps] for eps in eps_values]
 
 
