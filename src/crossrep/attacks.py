@@ -67,7 +67,16 @@ def attack(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, 
     the loss is descended. ``model`` should be in eval mode (BatchNorm statistics fixed).
     ``seeds``: one per row (``row_seeds``), for PGD's random start.
     """
-    return _projected_steps(model, clean, labels, cfg, cfg.eps, cfg.step, seeds)
+    clean = clean.detach()
+    adv = clean.clone()
+    if cfg.method == "pgd":
+        if seeds is None:
+            raise ValueError("PGD's random start needs one seed per row (shards.row_seeds)")
+        adv = clean + (2 * row_uniform(clean, seeds) - 1) * cfg.eps
+    for _ in range(cfg.iterations):
+        adv = _project(clean, adv + cfg.step * _gradient_sign(model, adv, labels, cfg.targeted), cfg.eps,
+                       cfg.clip_to_range)
+    return adv
 
 
 def attack_sweep(model, clean: torch.Tensor, labels: torch.Tensor, cfgs: list[AttackConfig],
@@ -98,20 +107,6 @@ def _project(clean: torch.Tensor, adv: torch.Tensor, eps, clip_to_range: bool) -
         dims = tuple(range(1, clean.dim()))
         adv = torch.maximum(torch.minimum(adv, clean.amax(dims, keepdim=True)), clean.amin(dims, keepdim=True))
     return adv.detach()
-
-
-def _projected_steps(model, clean: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, eps: float, step: float,
-                     seeds) -> torch.Tensor:
-    """The sign-gradient loop of ``attack``."""
-    clean = clean.detach()
-    adv = clean.clone()
-    if cfg.method == "pgd":
-        if seeds is None:
-            raise ValueError("PGD's random start needs one seed per row (shards.row_seeds)")
-        adv = clean + (2 * row_uniform(clean, seeds) - 1) * eps
-    for _ in range(cfg.iterations):
-        adv = _project(clean, adv + step * _gradient_sign(model, adv, labels, cfg.targeted), eps, cfg.clip_to_range)
-    return adv
 
 
 def attack_labels(model, clean: torch.Tensor, true_labels: torch.Tensor, source: str, targeted: bool,

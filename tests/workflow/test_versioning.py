@@ -64,8 +64,8 @@ def test_library_edit_reruns_exactly_the_jobs_that_run_it(repo):
     # reruns the same jobs as Snakemake
     attacks = repo / "src/crossrep/attacks.py"
     code = attacks.read_text()
-    assert code.count("adv + step * _gradient_sign(") == 1
-    attacks.write_text(code.replace("adv + step * _gradient_sign(", "adv + 0.5 * step * _gradient_sign("))
+    assert code.count("adv + cfg.step * _gradient_sign(") == 1
+    attacks.write_text(code.replace("adv + cfg.step * _gradient_sign(", "adv + 0.5 * cfg.step * _gradient_sign("))
     assert _planned(repo) == {**attacked, "all": 1}
     out = sh(repo, "dvc", "repro")
     for stage in ("data", "segments", "spectrograms", "train"):
