@@ -29,31 +29,39 @@ def mel_to_magnitude(transform: Spectrogram, mel_magnitude, iterations: int = NN
                      columns: int = 512) -> torch.Tensor:
     """Non-negative least squares M = B S for S >= 0 (batched multiplicative updates).
 
-    The batch's frames are laid side by side as one (bins, batch x frames) matrix: two plain
-    matrix products per update instead of a broadcast batched product (~6x faster on a CPU,
-    measured). Every frame is its own problem, so the updates run on ``columns`` frames at
-    a time, small enough to stay in cache (2.2x faster than all at once, the same numbers).
-    The filterbank's pseudo-inverse is computed once per transform."""
-    mel = torch.as_tensor(mel_magnitude, dtype=torch.float32, device=transform.device)
+    The batch's frames are laid side by side as one (bins, batch x frames) matrix, and
+    every frame is its own problem, so the updates run on ``columns`` frames at a time,
+    small enough to stay in cache. The mel filterbank B is sparse (each bin lies under at
+    most two triangles: 496 of 64 x 257 entries), so its products are scipy.sparse CSR
+    products, in place in numpy: ~5x faster than dense products on a CPU (measured).
+    Runs on the CPU whatever ``transform.device``; the result is put on that device."""
+    mel = torch.as_tensor(mel_magnitude, dtype=torch.float32).cpu().numpy()
     batch, n_mels, frames = mel.shape
-    mel = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)
-    basis, pinv = transform.mel_basis, _mel_pinv(transform)
-    out = torch.empty(basis.shape[1], batch * frames, device=transform.device)
+    mel = np.ascontiguousarray(mel.transpose(1, 0, 2).reshape(n_mels, batch * frames))
+    basis, basis_t, pinv = _nnls_operators(transform)
+    out = np.empty((basis.shape[1], batch * frames), dtype=np.float32)
     for start in range(0, batch * frames, columns):
         part = mel[:, start:start + columns]
-        target = basis.T @ part
-        estimate = torch.clamp(pinv @ part, min=transform.cfg.amin)
+        target = basis_t @ part
+        estimate = np.maximum(pinv @ part, np.float32(transform.cfg.amin))
         for _ in range(iterations):
-            # B^T (B S) costs 2x64 MACs per bin, (B^T B) S would cost 257
-            estimate = estimate * target / (basis.T @ (basis @ estimate) + 1e-12)
+            # B^T (B S) costs 2 products with B's nonzeros per bin; (B^T B) S would cost more
+            denominator = basis_t @ (basis @ estimate)
+            denominator += np.float32(1e-12)
+            estimate *= target
+            estimate /= denominator
         out[:, start:start + columns] = estimate
-    return out.reshape(-1, batch, frames).permute(1, 0, 2)
+    return torch.from_numpy(out.reshape(-1, batch, frames).transpose(1, 0, 2).copy()).to(transform.device)
 
 
 @functools.cache
-def _mel_pinv(transform: Spectrogram) -> torch.Tensor:
-    """The pseudo-inverse of ``transform``'s mel filterbank (the NNLS start), once per transform."""
-    return torch.linalg.pinv(transform.mel_basis)
+def _nnls_operators(transform: Spectrogram):
+    """(B, B^T) as float32 CSR matrices and B's dense pseudo-inverse (the NNLS start), once per transform."""
+    from scipy import sparse
+
+    basis = transform.mel_basis.cpu().numpy()
+    return (sparse.csr_array(basis), sparse.csr_array(np.ascontiguousarray(basis.T)),
+            np.linalg.pinv(basis).astype(np.float32))
 
 
 def griffin_lim(transform: Spectrogram, magnitude, n_iter: int, length: int, seed=0,
@@ -72,8 +80,8 @@ def griffin_lim(transform: Spectrogram, magnitude, n_iter: int, length: int, see
     previous = torch.zeros_like(angles)
     for _ in range(n_iter):
         rebuilt = transform.stft(istft(transform, mag * angles, length))
-        angles = rebuilt - (momentum / (1 + momentum)) * previous
-        angles = angles / (angles.abs() + 1e-16)
+        # z / |z| (0 where z is 0); torch.sgn is one pass, ~5x faster than dividing by abs()
+        angles = torch.sgn(torch.sub(rebuilt, previous, alpha=momentum / (1 + momentum)))
         previous = rebuilt
     return istft(transform, mag * angles, length)
 
