@@ -179,16 +179,13 @@ def tiny_data(tmp_path_factory):
 
 def train_tiny(tiny_data, kind, out_dir, fold=3, **train_overrides):
     """Train ``kind`` on folds != ``fold`` of the tiny data; returns (checkpoint, history)."""
-    import torch
-
-    from crossrep import train
+    from crossrep.steps import train
 
     root, p = tiny_data
     src = {"cnn1d": "segments/fold{}.h5", "cnn2d_stft": "stft/fold{}.h5", "cnn2d_mel": "mel/fold{}.h5"}[kind]
-    params = copy.deepcopy(p["train"])
-    params.update(train_overrides)
+    params = copy.deepcopy(p)
+    params["train"].update(train_overrides, device="cpu")
     ckpt, hist = Path(out_dir) / f"{kind}.pt", Path(out_dir) / f"{kind}.csv"
-    inputs = {"segment": p["segment"], "spectrogram": None if kind == "cnn1d" else p["spectrogram"]}
-    train.train_fold(kind, [root / src.format(k) for k in (1, 2, 3) if k != fold], ckpt, hist, fold,
-                     p["dataset"]["genres"], p["model"], params, p["seed"], 22050, torch.device("cpu"), inputs)
+    train.run(kind=kind, train_shards=[root / src.format(k) for k in (1, 2, 3) if k != fold], checkpoint=ckpt,
+              history=hist, fold=fold, params=params)
     return ckpt, hist

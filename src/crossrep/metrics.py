@@ -67,11 +67,17 @@ def snr_db(reference, other, floor: float = 1e-12) -> np.ndarray:
 
     NaN where the reference is silent (P <= floor); +inf where the two are identical.
     """
-    reference, other = np.asarray(reference), np.asarray(other)
-    p_ref, p_noise = _power(reference), _power(np.asarray(other, np.float64) - reference)
+    reference = np.asarray(reference)
+    return snr_db_of_powers(_power(reference), _power(np.asarray(other, np.float64) - reference), floor)
+
+
+def snr_db_of_powers(p_reference, p_difference, floor: float = 1e-12) -> np.ndarray:
+    """:func:`snr_db` from the mean powers of the reference and of the difference (what a
+    stream of windows accumulates)."""
+    p_reference, p_difference = np.asarray(p_reference, np.float64), np.asarray(p_difference, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = 10 * np.log10(p_ref / p_noise)
-    return np.where(p_ref <= floor, np.nan, out)
+        out = 10 * np.log10(p_reference / p_difference)
+    return np.where(p_reference <= floor, np.nan, out)
 
 
 def level_ratio_db(reference, other, floor: float = 1e-12) -> np.ndarray:
@@ -81,8 +87,12 @@ def level_ratio_db(reference, other, floor: float = 1e-12) -> np.ndarray:
     files it gives the numbers they published, but it is not an SNR. NaN for a silent
     reference.
     """
-    rms_ref = np.sqrt(_power(reference))
-    rms_other = np.sqrt(_power(other))
+    return level_ratio_db_of_powers(_power(reference), _power(other), floor)
+
+
+def level_ratio_db_of_powers(p_reference, p_other, floor: float = 1e-12) -> np.ndarray:
+    """:func:`level_ratio_db` from the two signals' mean powers."""
+    rms_ref, rms_other = np.sqrt(np.asarray(p_reference, np.float64)), np.sqrt(np.asarray(p_other, np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 20 * np.log10(rms_ref / np.abs(rms_ref - rms_other))
     return np.where(rms_ref ** 2 <= floor, np.nan, out)

@@ -28,9 +28,10 @@ def attack(method: str) -> list[str]:
 
 def train(model: str, config: dict) -> list[str]:
     """What training reads: train.threads changes speed, not results, so it is no rerun
-    trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio)."""
+    trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio),
+    and dataset.kind (the CLI warns about models trained on the synthetic demo data)."""
     family = "cnn1d" if model == "cnn1d" else "cnn2d"
-    keys = ["seed", "dataset.genres", "segment", f"model.{family}"]
+    keys = ["seed", "dataset.kind", "dataset.genres", "segment", f"model.{family}"]
     keys += [f"train.{k}" for k in config["train"] if k != "threads"]
     rep = representation_of(model)
     return keys + (spectrogram(rep) if rep else ["audio.sample_rate"])
