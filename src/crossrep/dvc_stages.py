@@ -48,7 +48,10 @@ SHAPE_KEYS = {
     "dataset.folds": ["segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "study", "report"],
     "attack.methods": ["attack", "reconstruct", "transfer", "report"],
 }
-METRICS = "reports/metrics.json"   # git-versioned (cache: false) so `dvc metrics diff` works
+# git-versioned (cache: false) so `dvc metrics diff` works across commits: the headline
+# figures (DVC's metrics, one row per file) and every number behind them
+METRICS = "reports/headline"
+DETAILS = "reports/metrics_details.json"
 PLOTS = [
     {"reports/plots/accuracy_vs_eps": {"x": "eps", "y": ["segments", "vote"], "x_label": "eps (dB)",
                                        "y_label": "2D CNN accuracy (fraction)", "title": "Accuracy against eps"}},
@@ -191,7 +194,7 @@ def derive(snakefile: Path, configfiles: list[Path]) -> dict:
         if params:
             entry["params"] = params
         stage_outs = sorted(o for o in outs[stage] if o != METRICS)
-        entry["outs"] = [{o: {"persist": True}} for o in stage_outs]
+        entry["outs"] = [{o: {"cache": False} if o == DETAILS else {"persist": True}} for o in stage_outs]
         if METRICS in outs[stage]:
             entry["metrics"] = [{METRICS: {"cache": False}}]
         stages[stage] = entry

@@ -1,7 +1,10 @@
-"""Collect per-fold results into metrics.json, the paper's Tables III-VII, and figures.
+"""Collect per-fold results into the metrics, the paper's Tables III-VII, and figures.
 
-metrics.json is the file DVC reads: nested, stable keys, no lists (``fold1``, ``fold2`` …
-instead), accuracies and SNRs as plain numbers.
+Two kinds of metrics files, both git-versioned: ``metrics_details.json``, every number of
+the tables and the study (nested, stable keys, no lists: ``fold1``, ``fold2`` …), which the
+report and the page read; and ``headline/``, the DVC metrics: ~40 figures, one small file
+per row of ``dvc metrics show`` with the same few columns, so that it, ``dvc metrics diff``
+and ``dvc exp show`` fit a terminal.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import pandas as pd  # noqa: E402
 from . import metrics  # noqa: E402
 from .report_files import TABLE
 from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings  # noqa: E402
+from .study import SOURCE_MODEL
 
 AGG = ("segments", "vote", "sum")
 AGG_HEAD = {"segments": "Segments", "vote": "MV Aggregation", "sum": "SR Aggregation"}
@@ -74,13 +78,19 @@ def accuracy_row(labels: dict, summary: dict) -> dict:
     return row
 
 
-ACC_NOTE = ("Mean ± SD (%) over folds; SD is the sample SD (ddof=1). MV: majority vote (ties go to the "
-            "tied class with the larger summed probability); SR: sum rule (sum of softmax).")
+ACC_NOTE = ("Mean ± SD (%) over folds; SD is the sample SD (ddof=1), a spread over folds that share training "
+            "data, not a confidence interval. STFT: the STFT magnitude spectrogram; MF: the mel filterbank (mel) "
+            "spectrogram, the paper's name for it. Segments: accuracy per segment; MV: per clip by majority vote "
+            "over its segments (ties go to the tied class with the larger summed probability); SR: per clip by the "
+            "sum rule (sum of softmax).")
+ONE_SEGMENT_NOTE = (" Every clip here is a single segment, so Segments, MV and SR coincide by construction "
+                    "(they differ on longer clips, e.g. GTZAN's 30 s: 21 segments each).")
 
 
 def build(results: dict, out_dir, study: dict | None = None) -> dict:
-    """Write metrics.json and tables III-VII; ``results`` maps each result name to per-fold files;
-    ``study``: the transfer study's metrics tree (``study.report.build``)."""
+    """Write the metrics (``metrics_details.json``, ``headline/``) and tables III-VII;
+    ``results`` maps each result name to per-fold files; ``study``: the transfer study's
+    metrics tree (``study.report.build``)."""
     out_dir = Path(out_dir)
     tables = out_dir / "tables"
     m = {"clean": {}, "attack": {}, "transfer": {}, "snr": {}, "training": {}, "data": results["data"]}
@@ -99,22 +109,23 @@ def build(results: dict, out_dir, study: dict | None = None) -> dict:
             "epochs": metrics.summarise({f: len(h) for f, h in hist.items()}),
             "best_val_accuracy": metrics.summarise({f: 100 * h["val_accuracy"].max() for f, h in hist.items()})}
         # no wall times here: metrics.json must be byte-identical for the same params and seed
+    acc_note = ACC_NOTE + (ONE_SEGMENT_NOTE if m["data"]["segments"] == m["data"]["tracks"] else "")
     sweep = read_sweep(results["eps_sweep"])
     m["eps_sweep"] = {rep: {meth: {f"eps_{eps:g}": float(100 * g["vote"].mean()) for eps, g in gm.groupby("eps")}
                             for meth, gm in gr.groupby("method")} for rep, gr in sweep.groupby("representation")}
 
     write_table(tables, "table3", [
-        accuracy_row({"Input": REP_NAME[r]}, m["clean"][f"cnn2d_{r}"]) for r in ("stft", "mel")], ACC_NOTE)
+        accuracy_row({"Input": REP_NAME[r]}, m["clean"][f"cnn2d_{r}"]) for r in ("stft", "mel")], acc_note)
     write_table(tables, "table4", [
         accuracy_row({"Input": "Original"}, m["clean"]["cnn1d"]),
-        accuracy_row({"Input": "STFT Recons"}, m["clean"]["cnn1d_on_stft_rebuild"])], ACC_NOTE)
+        accuracy_row({"Input": "STFT Recons"}, m["clean"]["cnn1d_on_stft_rebuild"])], acc_note)
     write_table(tables, "table5", [
         accuracy_row({"Input": REP_NAME[r], "Attack": a.upper()}, s)
-        for r, by in m["attack"].items() for a, s in by.items()], ACC_NOTE)
+        for r, by in m["attack"].items() for a, s in by.items()], acc_note)
     write_table(tables, "table6", [
         accuracy_row({"Input": f"{REP_NAME[r]} Recons", "Attack": c.upper() if c != "clean" else "None"}, s)
         for r, by in m["transfer"].items() for c, s in by.items()],
-        ACC_NOTE + " Mel audio is rebuilt by Griffin-Lim (the paper skipped it: even clean rebuilds are noisy).")
+        acc_note + " Mel audio is rebuilt by Griffin-Lim (the paper skipped it: even clean rebuilds are noisy).")
     snr_rows = []
     for r, by in m["snr"].items():
         for c, s in by.items():
@@ -133,9 +144,61 @@ def build(results: dict, out_dir, study: dict | None = None) -> dict:
                 "audio are finite (the paper's None row is the level ratio against the original).")
     if study is not None:
         m["study"] = study
-    with atomic_path(out_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_finite(m), indent=2, sort_keys=True) + "\n")
+    m = _finite(m)
+    with atomic_path(out_dir / DETAILS) as tmp:
+        tmp.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    write_headline(headline(m), out_dir / HEADLINE)
     return m
+
+
+DETAILS = "metrics_details.json"
+HEADLINE = "headline"  # a folder: one file per row of `dvc metrics show`
+SHORT = {"cnn2d_stft": "stft", "cnn2d_mel": "mel", "cnn1d": "1d"}  # row names
+PATH_SHORT = {"clean_phase": "", "waveform": "", "oracle_phase": "_oracle", "griffin_lim": "_gl"}
+
+
+def headline(m: dict) -> dict[str, dict]:
+    """The run in ~40 figures: {row: {column: value}}, the columns
+
+    - ``acc``: segment accuracy (%), mean over the folds (Tables III-VI);
+    - ``snr_db``: the mean true SNR of the attack's rebuild against the clean rebuild
+      (white-box rows, Table VII); in a study row, the lowest true SNR its sweep reaches;
+    - ``excess_ub``: in a study row (source[_path]_to_target, off the diagonal), the largest
+      95 % upper bound, over attack methods, controls and budgets, on how many points more
+      often the attack fools the target than the control of the same budget does;
+    - ``beats``: how many (attack, control) pairs of that row beat the control by more than
+      ``study.margin`` points (95 % interval above it) at some budget.
+    """
+    rows = {f"clean_{SHORT[model]}": {"acc": s["segments"]["mean"]} for model, s in m["clean"].items()
+            if model in SHORT}
+    for rep, by_method in m["attack"].items():
+        for method, s in by_method.items():
+            rows[f"whitebox_{rep}_{method}"] = {"acc": s["segments"]["mean"],
+                                                "snr_db": m["snr"][rep][method]["true_snr_db"]["mean"]}
+    for rep, by_condition in m["transfer"].items():
+        for condition, s in by_condition.items():
+            rows[f"1d_on_{rep}_{condition}"] = {"acc": s["segments"]["mean"]}
+    for direction, by_target in m.get("study", {}).get("verdict", {}).items():
+        source, path = direction.split("/")
+        for target, by_method in by_target.items():
+            if target == SOURCE_MODEL[source]:  # the diagonal: white-box, in the rows above
+                continue
+            cells = [cell for by_control in by_method.values() for cell in by_control.values()]
+            bounds = [c["upper_bound"] for c in cells if c["upper_bound"] is not None]
+            rows[f"{SHORT.get(source, source)}{PATH_SHORT.get(path, path)}_to_{SHORT[target]}"] = dict(
+                excess_ub=max(bounds) if bounds else None, beats=sum(c["beats_snr_db"] is not None for c in cells),
+                snr_db=min((c["down_to_snr_db"] for c in cells if c["down_to_snr_db"] is not None), default=None))
+    return rows
+
+
+def write_headline(rows: dict[str, dict], folder: Path) -> None:
+    """One JSON file per row into ``folder``; files of rows that no longer exist are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in set(folder.glob("*.json")) - {folder / f"{name}.json" for name in rows}:
+        stale.unlink()
+    for name, row in rows.items():
+        with atomic_path(folder / f"{name}.json") as tmp:
+            tmp.write_text(json.dumps(row, sort_keys=True) + "\n")
 
 
 # metrics.json's stated precision: every number is in percent points or dB, rounded to 0.01.
@@ -200,20 +263,33 @@ def confusion(path_in, classes, path: Path, title: str):
 
 def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
     """The paper's Fig. 4: clean spectrogram, perturbation, adversarial spectrogram (``row``
-    of the first of a fold's parts)."""
+    of the first of a fold's parts), against time (s) and frequency (Hz; mel bands at their
+    centre frequencies)."""
     with open_shard(part_paths(clean_path)[0], "spec") as c, open_shard(part_paths(adversarial_path)[0], "spec") as a:
         clean, adv = c["spec"][row], a["spec"][row]
         track = read_strings(c["track_id"], slice(row, row + 1))[0]
+        config, representation = json.loads(c.attrs["config"]), c.attrs["representation"]
+    seconds = clean.shape[1] * config["hop_length"] / config["sample_rate"]
+    if representation == "mel":
+        import librosa
+
+        centres = librosa.mel_frequencies(clean.shape[0], fmin=config["fmin"], fmax=config["fmax"])
+        extent, ylabel = (0, seconds, 0, clean.shape[0]), "mel band (ticks: centre frequency, Hz)"
+    else:
+        extent, ylabel = (0, seconds, 0, config["sample_rate"] / 2), "frequency (Hz)"
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     lo, hi = np.percentile(clean, [1, 99.9])
     for ax, img, name, kw in ((axes[0], clean, "clean (dB)", dict(vmin=lo, vmax=hi)),
                               (axes[1], adv - clean, "perturbation (dB)", dict(cmap="RdBu")),
                               (axes[2], adv, "adversarial (dB)", dict(vmin=lo, vmax=hi))):
-        im = ax.imshow(img, origin="lower", aspect="auto", **kw)
+        im = ax.imshow(img, origin="lower", aspect="auto", extent=extent, **kw)
         ax.set_title(name)
-        ax.set_xlabel("frame")
-        fig.colorbar(im, ax=ax)
-    axes[0].set_ylabel("bin")
+        ax.set_xlabel("time (s)")
+        if representation == "mel":
+            ticks = np.arange(0, clean.shape[0], 16)
+            ax.set_yticks(ticks + 0.5, [f"{centres[t]:.0f}" for t in ticks])
+        fig.colorbar(im, ax=ax, label="dB")
+    axes[0].set_ylabel(ylabel)
     fig.suptitle(f"{title} — {track}")
     save_figure(fig, path)
 
@@ -269,6 +345,7 @@ def snr_histograms(snr_csvs: dict, path: Path):
             values = values[np.isfinite(values)]
             ax.hist(values, bins=30, alpha=0.6, label=f"{cond.upper()} (n={len(values)})")
         ax.set_title(f"{REP_NAME[rep]}: true SNR of rebuilt adversarial audio")
-        ax.set_xlabel("dB")
+        ax.set_xlabel("true SNR vs clean rebuild (dB)")
+        ax.set_ylabel("rebuilt segments (count)")
         ax.legend()
     save_figure(fig, path)

@@ -93,3 +93,27 @@ def test_write_csv_writes_what_pandas_writes_and_refuses_ragged_columns(tmp_path
     with pytest.raises(ValueError, match="unequal length"):
         write_csv(tmp_path / "ragged.csv", dict(a=[1, 2], b=[1]))
     assert not (tmp_path / "ragged.csv").exists()
+
+
+def test_headline_is_a_terminal_sized_view_of_the_committed_details():
+    """The DVC metrics: one small file per row, the same few columns, <= 60 values, each
+    read off the full tree (here the committed run's)."""
+    import json
+
+    from conftest import REPO
+    from crossrep import reports
+
+    details = json.loads((REPO / "reports/metrics_details.json").read_text())
+    rows = reports.headline(details)
+    assert sum(len(row) for row in rows.values()) <= 60
+    assert {column for row in rows.values() for column in row} == {"acc", "snr_db", "excess_ub", "beats"}
+    assert rows["clean_mel"]["acc"] == details["clean"]["cnn2d_mel"]["segments"]["mean"]
+    assert rows["whitebox_stft_bim"]["snr_db"] == details["snr"]["stft"]["bim"]["true_snr_db"]["mean"]
+    study = {name: row for name, row in rows.items() if "_to_" in name}
+    assert sorted(study) == ["1d_to_mel", "1d_to_stft", "mel_gl_to_1d", "mel_gl_to_stft", "mel_oracle_to_1d",
+                             "mel_oracle_to_stft", "stft_to_1d", "stft_to_mel"]   # off the diagonal only
+    verdict = details["study"]["verdict"]["stft/clean_phase"]["cnn1d"]
+    assert study["stft_to_1d"]["excess_ub"] == max(c["upper_bound"] for by in verdict.values() for c in by.values())
+    assert study["stft_to_1d"]["beats"] == sum(c["beats_snr_db"] is not None for by in verdict.values()
+                                               for c in by.values())
+    assert rows == {p.stem: json.loads(p.read_text()) for p in (REPO / "reports/headline").glob("*.json")}

@@ -30,9 +30,14 @@ def test_full_repro_is_recorded_and_clean(repo):
     assert list(lock["stages"]) == STAGES
     assert "up to date" in sh(repo, "dvc", "status")
     assert sh(repo, "git", "status", "--porcelain") == ""      # outputs git-ignored, lock committed
-    shown = json.loads(sh(repo, "dvc", "metrics", "show", "--json"))
-    metrics = shown[""]["data"]["reports/metrics.json"]["data"]
-    assert 0 <= metrics["clean"]["cnn2d_mel"]["segments"]["mean"] <= 100
+    shown = json.loads(sh(repo, "dvc", "metrics", "show", "--json"))[""]["data"]
+    details = json.loads((repo / "reports/metrics_details.json").read_text())
+    assert shown["reports/headline/clean_mel.json"]["data"]["acc"] == details["clean"]["cnn2d_mel"]["segments"]["mean"]
+    study_rows = [path for path in shown if "_to_" in path]
+    assert len(study_rows) == 8 and all(shown[p]["data"]["beats"] >= 0 for p in study_rows)  # off the diagonal
+    table = sh(repo, "dvc", "metrics", "show").splitlines()            # what a terminal shows
+    assert len(table) <= 70 and max(map(len, table)) <= 80, "\n".join(table)
+    assert sum(isinstance(v, float | int) for row in shown.values() for v in row["data"].values()) <= 60
 
 
 def _first_bash_block(doc) -> str:
@@ -46,7 +51,7 @@ def test_dvc_guide_as_typed_an_attack_change_reruns_only_downstream_and_a_clone_
     (outputs built, no dvc.lock yet). Its experiment (FGSM eps 0.3 -> 3.0) is the attack
     change: only the stages and jobs downstream of FGSM rerun, the metrics and params diffs
     name it, and a fresh clone pulls the outputs through a local remote."""
-    baseline = json.loads((repo / "reports/metrics.json").read_text())
+    baseline = json.loads((repo / "reports/metrics_details.json").read_text())
     checkpoints = digests(repo / "models")
     assert len(checkpoints) == 6
     sh(repo, "git", "rm", "-q", "dvc.lock")
@@ -79,12 +84,12 @@ def test_dvc_guide_as_typed_an_attack_change_reruns_only_downstream_and_a_clone_
     exp = next(row for row in table if row["Experiment"] == "fgsm-eps3")
     base = next(row for row in table if row["typ"] == "baseline" and row["rev"] != "workspace")  # HEAD
     assert float(exp["attack.fgsm.eps"]) == 3.0 and float(base["attack.fgsm.eps"]) == 0.3
-    snr = "snr.stft.fgsm.true_snr_db.mean"
+    snr = "reports/headline/whitebox_stft_fgsm.json:snr_db"
     assert float(base[snr]) == pytest.approx(baseline["snr"]["stft"]["fgsm"]["true_snr_db"]["mean"])
     # a 10x larger FGSM budget is a 10x larger perturbation: 20 dB less SNR
     assert float(base[snr]) - float(exp[snr]) == pytest.approx(20.0, abs=1.5)
-    for untouched in ("snr.stft.bim.true_snr_db.mean", "attack.mel.bim.segments.mean", "clean.cnn2d_mel.vote.mean"):
-        assert exp[untouched] == base[untouched]
+    for untouched in ("whitebox_stft_bim.json:snr_db", "whitebox_mel_bim.json:acc", "clean_mel.json:acc"):
+        assert exp[f"reports/headline/{untouched}"] == base[f"reports/headline/{untouched}"]
 
     # the plot data of the experiment: one series per attack, the training histories
     page = (repo / "dvc_plots" / "index.html").read_text()         # written by the guide's `dvc plots show`
@@ -95,9 +100,9 @@ def test_dvc_guide_as_typed_an_attack_change_reruns_only_downstream_and_a_clone_
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "fgsm eps 3.0")
     diff = sh(repo, "dvc", "metrics", "diff", "HEAD~1")
-    assert "attack.stft.fgsm.segments.mean" in diff
-    assert "snr.stft.fgsm.true_snr_db" in diff                 # the SNRs moved with eps
-    assert "attack.stft.bim.segments.mean" not in diff          # BIM untouched
+    moved = {tuple(line.split()[:2]) for line in diff.splitlines()[1:] if line.strip()}
+    assert ("reports/headline/whitebox_stft_fgsm.json", "snr_db") in moved  # the SNR moved with eps
+    assert "whitebox_stft_bim.json" not in diff and "clean_" not in diff    # BIM and the models untouched
     assert "attack.fgsm.eps" in sh(repo, "dvc", "params", "diff", "HEAD~1")
 
     # a local remote: a fresh clone pulls the outputs instead of recomputing them
@@ -109,5 +114,7 @@ def test_dvc_guide_as_typed_an_attack_change_reruns_only_downstream_and_a_clone_
     sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
     sh(clone, "dvc", "pull")
     assert digests(clone / "models") == checkpoints
-    assert (clone / "reports/metrics.json").read_bytes() == (repo / "reports/metrics.json").read_bytes()
+    for metrics in ("reports/metrics_details.json", *(f"reports/headline/{p.name}" for p in
+                                                      (repo / "reports/headline").iterdir())):
+        assert (clone / metrics).read_bytes() == (repo / metrics).read_bytes(), metrics
     assert "up to date" in sh(clone, "dvc", "status")

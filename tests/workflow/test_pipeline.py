@@ -35,7 +35,7 @@ def test_manifest_segments_and_spectrograms(run):
 
 
 def test_tables_and_metrics(run):
-    metrics = json.loads((run / "reports/metrics.json").read_text())
+    metrics = json.loads((run / "reports/metrics_details.json").read_text())
     assert set(metrics) >= {"clean", "attack", "transfer", "snr", "training", "data", "eps_sweep"}
     for model in ("cnn2d_stft", "cnn2d_mel", "cnn1d", "cnn1d_on_stft_rebuild"):
         for agg in ("segments", "vote", "sum"):
@@ -99,7 +99,7 @@ def test_second_run_is_a_no_op(run):
 
 
 def test_plot_series_for_dvc(run):
-    metrics = json.loads((run / "reports/metrics.json").read_text())
+    metrics = json.loads((run / "reports/metrics_details.json").read_text())
     plots = run / "reports/plots"
     for rep in ("stft", "mel"):
         for method in ("fgsm", "bim"):
@@ -107,7 +107,7 @@ def test_plot_series_for_dvc(run):
             assert list(curve["eps"]) == [0.0, 0.3, 3.0]
             sweep = metrics["eps_sweep"][rep][method]
             expected = [sweep[f"eps_{e:g}"] for e in curve["eps"]]
-            assert 100 * curve["vote"].to_numpy() == pytest.approx(expected, abs=0.005)  # metrics.json: 0.01
+            assert 100 * curve["vote"].to_numpy() == pytest.approx(expected, abs=0.005)  # the metrics: 0.01
     histories = sorted(p.name for p in (plots / "training").glob("*.csv"))
     assert len(histories) == 6
     history = pd.read_csv(plots / "training/cnn2d_mel_fold1.csv")
@@ -120,7 +120,7 @@ def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
     text = html.read_text()
     results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
     assert {f"reports/tables/table{n}.csv" for n in (3, 4, 5, 6, 7)} <= set(results)
-    assert {"reports/metrics.json", "reports/figures/fig4_stft_bim.png", "reports/figures/training_curves.png",
+    assert {"reports/metrics_details.json", "reports/figures/fig4_stft_bim.png", "reports/figures/training_curves.png",
             "reports/figures/accuracy_vs_eps.png", "reports/figures/confusion/cnn1d_fold1.png",
             "reports/tables/study_matched.csv", "reports/figures/study_accuracy_vs_snr.png"} <= set(results)
     runtimes = json.loads(re.search(r"var runtimes_spec = (\{.*?\});\n", text, re.S).group(1))["data"]["values"]
@@ -178,7 +178,7 @@ def test_transfer_study_outputs(run):
     bounds = pd.read_csv(run / "reports/tables/study_bounds.csv")
     assert len(bounds) == 4 * 3 * 2 * 3
     assert bounds["Verdict"].str.match(r"^(≤ -?\d+\.\d points \(95 %\) at every budget down to|beats it from)").all()
-    metrics = json.loads((run / "reports/metrics.json").read_text())["study"]
+    metrics = json.loads((run / "reports/metrics_details.json").read_text())["study"]
     assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "verdict"} <= set(metrics)
     cell = metrics["verdict"]["stft/clean_phase"]["cnn1d"]["bim"]["null"]
     assert {"beats_snr_db", "gap_low", "gap_high", "upper_bound", "down_to_snr_db"} <= set(cell)

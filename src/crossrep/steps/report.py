@@ -1,4 +1,4 @@
-"""Rule ``report``: metrics.json, Tables III-VII, figures, plot series and the page."""
+"""Rule ``report``: the metrics, Tables III-VII, figures, plot series and the page."""
 from __future__ import annotations
 
 import json
@@ -11,12 +11,13 @@ from ..shards import open_shard, part_paths
 from ..study import report as study_report
 
 
-def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, params: dict) -> None:
-    """metrics.json, Tables III-VII, figures, DVC plot data and the listening page from every
-    per-fold result (``results``: the paths by kind, see report.smk).
+def run(*, results: dict, out_dir, page_path, figures_dir, plots_dir, params: dict) -> None:
+    """The metrics (``out_dir``/metrics_details.json and ``out_dir``/headline/), Tables
+    III-VII, figures, DVC plot data and the listening page from every per-fold result
+    (``results``: the paths by kind, see report.smk).
     """
     dataset_kind = params["dataset"]["kind"]
-    out_dir, figures_dir = Path(metrics_path).parent, Path(figures_dir)
+    out_dir, figures_dir = Path(out_dir), Path(figures_dir)
     table = dataset.read_manifest(results["manifest"])
     data = dict(tracks=int((table.status != "skipped").sum()), skipped_files=int((table.status == "skipped").sum()),
                 padded_clips=int((table.status == "padded").sum()), segments=0, dropped_silent_segments=0)
@@ -46,10 +47,10 @@ def run(*, results: dict, metrics_path, page_path, figures_dir, plots_dir, param
     reports.plot_data(results, Path(plots_dir))
     for model, by_fold in results["clean"].items():
         for fold, path in by_fold.items():
-            reports.confusion(path, classes, figures_dir / "confusion" / f"{model}_fold{fold}.png",
-                              f"{model}, test fold {fold} (segments)")
+            figures.append(figures_dir / "confusion" / f"{model}_fold{fold}.png")
+            reports.confusion(path, classes, figures[-1], f"{model}, test fold {fold} (segments)")
     tables = {table.title: out_dir / "tables" / f"{table.stem}.csv" for table in TABLES}
     prefix = {fold: f"audio/fold{fold}" for fold in results["listening"]}
     listening.render_page(page_path, tables, figures, list(results["listening"].values()), prefix,
                           f"{dataset_kind}, {data['tracks']} clips, {data['segments']} segments", study_html)
-    log.info("report written: %s, %s", metrics_path, page_path)
+    log.info("report written: %s, %s", out_dir, page_path)
