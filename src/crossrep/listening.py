@@ -81,12 +81,20 @@ def _num(value):
 
 
 def _table_html(csv_path: Path, title: str) -> str:
+    """A table from its CSV, followed by its note: the text under the table in the .md
+    version of it (units, what the columns and abbreviations mean)."""
     frame = pd.read_csv(csv_path, keep_default_na=False)  # the Attack column's "None" is a name, not NaN
     cols = [c for c in frame.columns if not c.endswith(("_mean", "_sd", "_n"))]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in frame[cols].itertuples(index=False))
-    return f"<h3>{html.escape(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    md = csv_path.with_suffix(".md")
+    lines = md.read_text(encoding="utf-8").splitlines() if md.exists() else []
+    last_row = max((i for i, line in enumerate(lines) if line.startswith("|")), default=len(lines))
+    note = " ".join(line for line in lines[last_row + 1:] if line.strip())
+    note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return (f"<h3>{html.escape(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + note_html)
 
 
 PAGE = """<!DOCTYPE html>
@@ -95,7 +103,8 @@ PAGE = """<!DOCTYPE html>
 <style>
 body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #bbb;padding:3px 8px;font-size:14px}}
-th{{background:#eee}} img{{max-width:100%;border:1px solid #ddd;margin:.5em 0}} audio{{height:32px}}
+th{{background:#eee}} img{{max-width:100%;border:1px solid #ddd;margin:.5em 0}} img.small{{width:32%}}
+audio{{height:32px}}
 .note{{color:#555;font-size:14px}}
 </style></head><body>
 <h1>Cross-representation transferability: listening page</h1>
@@ -117,8 +126,9 @@ def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio
     out_html = Path(out_html)
     base = out_html.parent
     tables_html = "".join(_table_html(Path(p), t) for t, p in tables.items())
-    figures_html = "".join(f'<img src="{html.escape(Path(p).relative_to(base).as_posix())}" alt="'
-                           f'{html.escape(Path(p).stem)}">' for p in figures)
+    figures_html = "".join(  # confusion matrices three to a row
+        f'<img src="{html.escape(Path(p).relative_to(base).as_posix())}" alt="{html.escape(Path(p).stem)}"'
+        f'{" class=small" if Path(p).parent.name == "confusion" else ""}>' for p in figures)
     items = [item for path in sample_jsons for item in json.loads(Path(path).read_text())]
     samples = []
     for genre in sorted({i["genre"] for i in items}):

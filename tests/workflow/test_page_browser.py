@@ -22,7 +22,7 @@ def served(pipeline_run):
     server.shutdown()
 
 
-def test_page_loads_without_errors_and_every_audio_decodes(served):
+def test_page_loads_without_errors_and_every_audio_decodes(served, pipeline_run, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -40,6 +40,17 @@ def test_page_loads_without_errors_and_every_audio_decodes(served):
         assert page.locator("h3", has_text="Table VII").count() == 1
         images = page.evaluate("Array.from(document.images).map(i => [i.src, i.naturalWidth])")
         assert images and all(width > 0 for _, width in images), images
+        # every table carries its note; the confusion matrices are on the page, three to a row
+        assert page.locator("p.note", has_text="MF: the mel filterbank").count() == 4  # Tables III-VI
+        assert page.locator("p.note", has_text="True SNR = 10·log10").count() == 1    # Table VII
+        assert "coincide by construction" not in page.content()  # tiny clips hold two segments each
+        confusion = sorted((pipeline_run / "reports/figures/confusion").glob("*.png"))
+        assert page.locator("img.small").count() == len(confusion) == 6
+        assert page.evaluate("document.querySelector('img.small').getBoundingClientRect().width") < 400
+        # screenshots of the whole page and of the study's figure, as a reader sees them
+        page.set_viewport_size({"width": 1200, "height": 900})
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        page.locator("img[alt=study_accuracy_vs_snr]").screenshot(path=str(tmp_path / "study.png"))
         decoded = page.evaluate("""async () => {
             const ctx = new OfflineAudioContext(1, 1, 22050);
             const out = [];
@@ -51,6 +62,11 @@ def test_page_loads_without_errors_and_every_audio_decodes(served):
             return out;
         }""")
         browser.close()
+    from PIL import Image
+
+    for shot in ("page.png", "study.png"):
+        with Image.open(tmp_path / shot) as image:
+            assert image.width >= 600 and len(image.convert("L").getcolors()) > 16, shot  # not blank
     samples = [d for d in decoded if not d[0].startswith("study_audio/")]
     study = [d for d in decoded if d[0].startswith("study_audio/")]
     # the study: 4 source paths x (clean + 2 eps x (2 attacks, their 2 nulls, the noise's first draw))

@@ -162,7 +162,7 @@ def bounds(verdict_rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def metrics_tree(table: pd.DataFrame, bound_rows: pd.DataFrame) -> dict:
-    """metrics.json's ``study``: per source/path, perturbation, eps: the pooled median true SNR
+    """metrics_details.json's ``study``: per source/path, perturbation, eps: the pooled median true SNR
     and each target's accuracy and fooling rate (mean over folds); and per source/path,
     target, attack and control the verdict (``bounds``): the true SNR where the attack first
     beats the control (null: at no budget) with the gap's interval there, and the upper

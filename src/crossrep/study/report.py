@@ -175,7 +175,7 @@ def plot_series(table: pd.DataFrame, plots_dir: Path) -> None:
 
 def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes, sample_rate: int) -> tuple[dict, str]:
     """Every study output from ``results`` ({"scores"|"quality"|"audio": {source: {fold: path}}});
-    returns (the tree for metrics.json, the listening page's study section).
+    returns (the tree for metrics_details.json, the listening page's study section).
     ``params``: ``seed``, ``study`` (matched_snr_db, listening_clips, margin,
     bootstrap_resamples), ``attack.methods``."""
     out_dir, figures_dir = Path(out_dir), Path(figures_dir)
