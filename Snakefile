@@ -21,6 +21,7 @@ envvars:
 
 
 from crossrep import params as crossrep_params
+from crossrep import runtime as crossrep_runtime
 
 
 configfile: "params.yaml"
@@ -31,6 +32,10 @@ report: "workflow/report/workflow.rst"
 
 # Stop before any job with a message naming the bad key (schema + cross-key rules).
 crossrep_params.validate(config, source="params.yaml (with any --config overrides)")
+
+# Every job's numeric kernels use compute.cpu_isa's instruction set: jobs inherit this
+# environment (cluster jobs parse this file again), and their libraries read it as they load.
+os.environ.update(crossrep_runtime.cpu_isa_environment(config["compute"]["cpu_isa"]))
 
 
 include: "workflow/rules/common.smk"

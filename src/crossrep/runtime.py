@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -33,7 +35,73 @@ def setup(log_file=None, threads: int = 1) -> logging.Logger:
     torch = sys.modules.get("torch")  # imported by the step module, or not needed at all
     if torch is not None:
         torch.set_num_threads(max(1, int(threads)))
+        check_cpu_isa(torch.backends.cpu.get_cpu_capability())
     return log
+
+
+# What each ``compute.cpu_isa`` pin sets, for every library here that picks its kernels by
+# the CPU's instruction set at run time. Measured on an AVX-512 machine, each variable alone
+# changes some results: ATen (torch's own kernels: softmax), oneDNN (convolutions, batch
+# norm), MKL (linear layers, torch.stft, torch.exp; CBWR is its "conditional numerical
+# reproducibility" branch), OpenBLAS (numpy's and scipy's matmul) and numpy's own loops
+# (exp, log), whose feature groups are X86_V3 (AVX2) and X86_V4 (AVX-512).
+CPU_ISA_PINS = {
+    "sse4": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "SSE4_2",
+             "OPENBLAS_CORETYPE": "Nehalem"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+             "OPENBLAS_CORETYPE": "Haswell"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "MKL_CBWR": "AVX512",
+               "OPENBLAS_CORETYPE": "SkylakeX"},
+}
+NUMPY_FEATURES_ABOVE = {"sse4": ("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"),
+                        "avx2": ("X86_V4", "AVX512_ICL", "AVX512_SPR"),
+                        "avx512": ("AVX512_ICL", "AVX512_SPR")}
+TORCH_CAPABILITY = {"sse4": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}  # what torch reports when pinned
+
+
+def cpu_isa_environment(isa: str) -> dict[str, str]:
+    """The environment variables that pin a process's kernels to ``isa`` (``compute.cpu_isa``):
+    set them before the process imports numpy or torch, which read them once, as they load.
+
+    Empty for ``native`` and off x86-64. A pin is a ceiling: a machine without ``isa`` runs
+    lower kernels, and :func:`check_cpu_isa` warns in its jobs' logs.
+    """
+    if isa == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    env = {**CPU_ISA_PINS[isa], "CROSSREP_CPU_ISA": isa}
+    numpy_off = [f for f in NUMPY_FEATURES_ABOVE[isa] if f in _numpy_cpu_features()]
+    if numpy_off:  # numpy warns about disabling a feature the machine lacks
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(numpy_off)
+    return env
+
+
+def _numpy_cpu_features() -> set[str]:
+    """The machine's CPU features that numpy can dispatch to (those already disabled in this
+    process's environment included)."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split()
+    return {name for name, found in __cpu_features__.items() if found} | set(disabled)
+
+
+def cpu_kernels() -> str:
+    """The instruction set torch's CPU kernels run in this process (AVX512, AVX2, DEFAULT)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def check_cpu_isa(torch_capability: str) -> None:
+    """Warn when this process's kernels are not the pinned ones (a machine without the
+    pinned instruction set): its numbers will differ from those of machines that have it."""
+    isa = os.environ.get("CROSSREP_CPU_ISA")
+    if isa is None:
+        return
+    if torch_capability != TORCH_CAPABILITY[isa]:
+        log.warning("compute.cpu_isa is %s, but this machine runs torch's %s kernels: its results will "
+                    "differ from those of machines with %s", isa, torch_capability, isa)
+    else:
+        log.info("CPU kernels pinned to %s (compute.cpu_isa)", isa)
 
 
 # glibc's mallopt parameters (malloc.h)

@@ -84,6 +84,7 @@ STEP_KEYS = {
 
 
 def keys(rule: str, config: dict, **wildcards) -> list[str]:
-    """The dotted params.yaml keys rule ``rule`` hands its step (for these wildcards)."""
+    """The dotted params.yaml keys rule ``rule`` hands its step (for these wildcards), and
+    compute.cpu_isa: every step's numbers depend on the kernels it pins."""
     entry = STEP_KEYS[rule]
-    return entry(config, wildcards) if callable(entry) else list(entry)
+    return (entry(config, wildcards) if callable(entry) else list(entry)) + ["compute.cpu_isa"]

@@ -34,6 +34,20 @@ def test_manifest_segments_and_spectrograms(run):
     assert (run / "logs/segments/fold1-part1.log").read_text().count("segments from 10 clips") == 1
 
 
+def test_jobs_run_the_pinned_kernels(run):
+    """compute.cpu_isa (avx2 by default) reaches every job: training records the kernels it ran
+    on, and the job logs say the pin took effect (machines without AVX2 excepted)."""
+    import torch
+
+    from crossrep import runtime
+
+    if not runtime.cpu_isa_environment("avx2") or not torch.cpu._is_avx2_supported():
+        pytest.skip("not an x86-64 machine with AVX2")
+    ckpt = torch.load(run / "models/cnn2d_stft/fold1.pt", weights_only=True)
+    assert ckpt["params"]["cpu_kernels"] == "AVX2"
+    assert "CPU kernels pinned to avx2" in (run / "logs/train/cnn2d_stft/fold1.log").read_text()
+
+
 def test_tables_and_metrics(run):
     metrics = json.loads((run / "reports/metrics_details.json").read_text())
     assert set(metrics) >= {"clean", "attack", "transfer", "snr", "training", "data", "eps_sweep"}

@@ -13,7 +13,8 @@ def run(*, kind: str, train_shards, checkpoint, history, fold: int, params: dict
     family = "cnn1d" if kind == "cnn1d" else "cnn2d"
     train_params = {k: v for k, v in params["train"].items() if k != "threads"}
     inputs = {"segment": params["segment"], "spectrogram": None if kind == "cnn1d" else params["spectrogram"],
-              "dataset_kind": params["dataset"]["kind"]}  # what it was trained on, for its users
+              "dataset_kind": params["dataset"]["kind"],  # what it was trained on, for its users
+              "cpu_kernels": runtime.cpu_kernels()}  # the instruction set its training ran on
     summary = training.train_fold(kind, train_shards, checkpoint, history, fold, params["dataset"]["genres"],
                                   {family: params["model"][family]}, train_params, params["seed"],
                                   params["audio"]["sample_rate"], runtime.device(train_params["device"]),
