@@ -30,7 +30,7 @@ from crossrep import dataset
 from crossrep.audio import segment_starts
 from crossrep.dvc_stages import load_jobs
 from crossrep.features import SpectrogramConfig
-from crossrep.study import PATHS
+from crossrep.study import paths_of
 from crossrep.study.clips import clips_per_part
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +102,8 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     largest = {step: int(rows.max()) * b for step, b in largest_row.items()}
     per_genre = params["study"]["clips_per_genre"]
     studied = len(manifest) if per_genre is None else per_genre * len(ds["genres"]) * ds["folds"]
-    versions = {s: len(PATHS[s]) * (1 + (attacks + 1) * len(v["eps"])) for s, v in params["study"]["sources"].items()}
+    versions = {s: len(paths_of(s)) * (1 + (attacks + 1) * len(v["eps"]))
+                for s, v in params["study"]["sources"].items()}
     total["study_perturb"] = studied * sum(versions.values()) * clip * FLOAT
     per_fold = studied // ds["folds"]
     per_part = clips_per_part(params)

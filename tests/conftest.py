@@ -43,8 +43,8 @@ def tiny(params: dict) -> dict:
     p["attack"]["eps_sweep"] = [0.3, 3.0]
     p["reconstruction"].update(griffin_lim_iterations=4, nnls_iterations=20)
     p["study"].update(sources={"stft": {"eps": [1.0, 10.0]}, "mel": {"eps": [1.0, 10.0]},
-                               "cnn1d": {"eps": [0.1, 1.0]}}, matched_snr_db=[20, 10], visqol_clips=0,
-                      noise_draws=2, bootstrap_resamples=200)
+                               "cnn1d": {"models": ["cnn1d"], "eps": [0.1, 1.0]}},
+                      matched_snr_db=[20, 10], visqol_clips=0, noise_draws=2, bootstrap_resamples=200)
     return p
 
 
@@ -63,6 +63,8 @@ def pipeline_params(default_params) -> dict:
     p["attack"]["batch_size"] = 4          # several appends per shard: a kill can land mid-shard
     p["study"]["visqol_clips"] = 1         # ViSQOL on one clip per fold, the STFT attacks at eps 10
     p["study"]["sources"]["stft"]["visqol_eps"] = [10.0]
+    # a waveform attack through both 2D CNNs at once (an ensemble source)
+    p["study"]["sources"]["wave_2d"] = {"models": ["cnn2d_stft", "cnn2d_mel"], "eps": [0.1, 1.0]}
     return p
 
 
@@ -109,8 +111,8 @@ def sh(cwd, *args, check=True, timeout=1800) -> str:
 
 
 def dvc_project(directory: Path) -> Path:
-    """Make a workflow copy a git + DVC project: the real dvc.yaml and .gitignore, and the
-    code its stages depend on."""
+    """Make a workflow copy a git + DVC project: the real dvc.yaml, .gitignore and .dvcignore,
+    and the code its stages depend on."""
     shutil.copy(REPO / "dvc.yaml", directory)
     shutil.copy(REPO / ".gitignore", directory)
     shutil.copytree(REPO / "src", directory / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -119,6 +121,7 @@ def dvc_project(directory: Path) -> Path:
     sh(directory, "git", "config", "user.name", "ci")
     sh(directory, "dvc", "init", "-q")
     sh(directory, "dvc", "config", "core.analytics", "false")
+    shutil.copy(REPO / ".dvcignore", directory)    # over the one `dvc init` writes
     sh(directory, "git", "add", "-A")
     sh(directory, "git", "commit", "-qm", "workflow")
     return directory

@@ -7,7 +7,9 @@ GTZAN_GENRES = (
 
 # The pipeline's axes (the workflow's wildcards take their values from these).
 REPRESENTATIONS = ("stft", "mel")
-ATTACK_METHODS = ("fgsm", "bim", "pgd")
+ATTACK_METHODS = ("fgsm", "bim", "pgd", "mi_fgsm", "di_fgsm", "di_mi_fgsm")
+MOMENTUM_METHODS = ("mi_fgsm", "di_mi_fgsm")  # read attack.<method>.momentum
+DIVERSE_METHODS = ("di_fgsm", "di_mi_fgsm")   # read attack.diversity
 MODELS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
 
 __version__ = "0.1.0"

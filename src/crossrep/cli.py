@@ -63,9 +63,9 @@ def run(args) -> dict:
         return files.predict(args.file, args.checkpoint)
     if args.command == "attack":
         return files.attack(args.file, args.checkpoint, args.out, method=args.attack, eps=args.eps, step=args.step,
-                            iterations=args.iterations, label=args.label, genre=args.genre, target=args.target,
-                            transfer=args.transfer, griffin_lim_iterations=args.griffin_lim_iterations,
-                            seed=args.seed)
+                            iterations=args.iterations, momentum=args.momentum, label=args.label, genre=args.genre,
+                            target=args.target, transfer=args.transfer,
+                            griffin_lim_iterations=args.griffin_lim_iterations, seed=args.seed)
     return files.compare(args.reference, args.degraded, args.sample_rate)
 
 
@@ -99,8 +99,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--attack", choices=METHODS, default="bim")
     a.add_argument("--eps", type=float, default=0.3,
                    help="L-inf bound: dB of the spectrogram (2D CNN) or x the file's RMS per sample (1D CNN)")
-    a.add_argument("--step", type=float, default=0.1, help="BIM/PGD step, in the units of --eps")
-    a.add_argument("--iterations", type=int, default=10, help="BIM/PGD iterations")
+    a.add_argument("--step", type=float, default=0.1, help="iterative attacks' step, in the units of --eps")
+    a.add_argument("--iterations", type=int, default=10, help="iterative attacks' iterations")
+    a.add_argument("--momentum", type=float, default=1.0, help="mi_fgsm / di_mi_fgsm: decay of the gradient sum")
     a.add_argument("--label", choices=["predicted", "truth"],
                    help="labels attacked: the model's predictions, or the file's genre (--genre); "
                         "default truth with --genre, else predicted")
@@ -125,6 +126,7 @@ def main(argv=None) -> int:
     if args.command == "attack":
         bad = [f"{option} {value:g} (needs {need})" for option, value, ok, need in (
             ("--eps", args.eps, args.eps >= 0, ">= 0"), ("--step", args.step, args.step > 0, "> 0"),
+            ("--momentum", args.momentum, args.momentum >= 0, ">= 0"),
             ("--iterations", args.iterations, args.iterations >= 1, ">= 1")) if not ok]
         if bad:
             print(f"crossrep: error: {'; '.join(bad)}", file=sys.stderr)

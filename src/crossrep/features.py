@@ -150,6 +150,27 @@ class Spectrogram:
             db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - np.float32(self.cfg.top_db))
         return np.ascontiguousarray(db, dtype=np.float32)
 
+    def db_differentiable(self, representation: str, audio: torch.Tensor) -> torch.Tensor:
+        """``db`` in torch, differentiable in ``audio`` (the gradient a waveform attack through
+        a 2D CNN follows); the same values as ``db`` up to float32 rounding."""
+        spec = self.stft(audio)
+        amin, scale = self.cfg.amin, self.scale(representation)
+        if scale == "real_offset_db":
+            real = spec.real
+            db = 20.0 * torch.log10(torch.clamp(real + (-real.amin((1, 2), keepdim=True)).clamp_min(0), min=amin))
+        else:
+            mag = spec.abs()
+            if representation == "mel":
+                mag = self.mel_basis @ mag
+            if scale == "magnitude_db10_ref_max":
+                peak = torch.clamp(mag.amax((1, 2), keepdim=True), min=amin)
+                db = 10.0 * torch.log10(torch.clamp(mag, min=amin) / peak)
+            else:
+                db = 20.0 * torch.log10(torch.clamp(mag, min=amin))
+        if self.cfg.top_db is not None:
+            db = torch.maximum(db, db.amax((1, 2), keepdim=True) - self.cfg.top_db)
+        return db
+
     def phase(self, audio) -> torch.Tensor:
         """The clean STFT phase (batch, bins, frames): the mel path's "oracle phase"."""
         with torch.no_grad():
@@ -193,6 +214,18 @@ def _tensor(value, device) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float32, device=device)
 
 
+class SpectrogramInput(torch.nn.Module):
+    """A 2D CNN that reads audio: ``model(transform.db_differentiable(representation, audio))``,
+    so an attack can perturb the waveform itself through the spectrogram model."""
+
+    def __init__(self, model: torch.nn.Module, transform: Spectrogram, representation: str):
+        super().__init__()
+        self.model, self.transform, self.representation = model, transform, representation
+
+    def forward(self, audio):
+        return self.model(self.transform.db_differentiable(self.representation, audio))
+
+
 def model_input(checkpoint: dict, segments) -> torch.Tensor:
     """What a checkpoint's model reads for (batch, samples) audio: the samples (1D CNN) or the
     spectrogram its checkpoint was trained on (2D CNNs, its own spectrogram params)."""
@@ -202,6 +235,16 @@ def model_input(checkpoint: dict, segments) -> torch.Tensor:
     params = checkpoint["params"]
     config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])
     return torch.from_numpy(_transform(config).db(representation_of(checkpoint["kind"]), segments))
+
+
+def reading_audio(checkpoint: dict, model: torch.nn.Module) -> torch.nn.Module:
+    """A checkpoint's model as one that reads (batch, samples) audio, differentiably: the 1D CNN
+    as it is, a 2D CNN behind its own spectrogram (``SpectrogramInput``)."""
+    if checkpoint["kind"] == "cnn1d":
+        return model
+    params = checkpoint["params"]
+    config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])
+    return SpectrogramInput(model, _transform(config), representation_of(checkpoint["kind"]))
 
 
 _TRANSFORMS: dict = {}

@@ -7,6 +7,7 @@ settings, normalisation, class names), so any trained fold model works alone.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import soundfile as sf
 import torch
 
 from . import audio, metrics, models, representation_of
+from .attacks import Diversity
 from .audio import from_pcm16, to_pcm16
 from .features import Spectrogram, SpectrogramConfig, model_input
 from .shards import atomic_path
@@ -184,8 +186,8 @@ def predict(file, checkpoint) -> dict:
 
 
 def attack(file, checkpoint, out, *, method: str, eps: float, step: float = 0.1, iterations: int = 10,
-           label: str | None = None, genre: str | None = None, target: str | None = None, transfer=None,
-           griffin_lim_iterations: int = 32, seed: int = 0) -> dict:
+           momentum: float = 1.0, label: str | None = None, genre: str | None = None, target: str | None = None,
+           transfer=None, griffin_lim_iterations: int = 32, seed: int = 0) -> dict:
     """Attack a file window by window (non-overlapping model windows, the last zero-padded) on
     a 2D CNN (eps in dB of its spectrogram, audio rebuilt with the clean phase, or for mel by
     Griffin-Lim) or on the 1D CNN (eps x the file's RMS per sample); write the adversarial
@@ -222,7 +224,8 @@ def attack(file, checkpoint, out, *, method: str, eps: float, step: float = 0.1,
         transform = Spectrogram(SpectrogramConfig.from_params(ckpt["params"]["spectrogram"], sr))
     iterative = {"eps": eps, "step": step, "iterations": iterations}
     attack_params = dict(label=label, targeted=target is not None, clip_to_range=False, fgsm={"eps": eps},
-                         bim=iterative, pgd=iterative)
+                         bim=iterative, pgd=iterative, di_fgsm=iterative, mi_fgsm=dict(iterative, momentum=momentum),
+                         di_mi_fgsm=dict(iterative, momentum=momentum), diversity=asdict(Diversity()))
     source = Source(source_name, model, len(classes), transform, griffin_lim_iterations)
     path, name, rms = SHIPPED_PATH[source_name], Path(file).name, max(np.sqrt(energy / length), 1e-8)
     scorers = {"": (model, ckpt)} | ({"transfer_": transferred} if transferred else {})

@@ -20,6 +20,7 @@ from .audio import from_pcm16, write_wav
 from .shard_rows import ShardRows
 from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings
 from .study import CLEAN as STUDY_CLEAN
+from .study import MODEL_NAME
 from .study.summary import read_scores
 
 
@@ -152,22 +153,18 @@ def render_page(out_html, tables: dict, figures: list, sample_jsons: list, audio
 
 
 # -- the transfer study's section ------------------------------------------------------------
-TARGET_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
-SOURCE_NAME = {("stft", "clean_phase"): "STFT 2D CNN", ("mel", "oracle_phase"): "mel 2D CNN (oracle phase)",
-               ("mel", "griffin_lim"): "mel 2D CNN (Griffin-Lim)", ("cnn1d", "waveform"): "1D CNN (waveform)"}
-
-
 def fmt(value) -> str:
     """A figure with two decimals, or a dash where there is none."""
     return "—" if value is None or not np.isfinite(value) else f"{value:.2f}"
 
 
 def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_clips: int, sample_rate: int,
-              classes) -> str:
+                  classes, labels: dict) -> str:
     """16-bit WAVs of the first ``n_clips`` studied clips of the first fold at every budget of
     every source and path (the clean rebuild, each attack, its spectrum-matched null and the
     noise control's first draw), and the HTML section listing them with each target's
-    sum-rule genre, the true SNR and ViSQOL. Returns the section."""
+    sum-rule genre, the true SNR and ViSQOL; ``labels``: (source, path) -> its name. Returns
+    the section."""
     out_dir = Path(out_dir)
     rows_html = []
     for source, by_fold in audio.items():
@@ -192,15 +189,16 @@ def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_cli
                                     & (clips[list(key)] == pd.Series(key)).all(axis=1)]
                     q = quality.iloc[0] if len(quality) else {}
                     perturbation = "clean rebuild" if key["kind"] == STUDY_CLEAN else key["kind"]
-                    cells = [SOURCE_NAME[source, key["path"]], key["track_id"], perturbation, f"{key['eps']:g}",
-                             *(genres[t] for t in TARGET_NAME), fmt(q.get("true_snr_db")), fmt(q.get("visqol"))]
+                    cells = [labels[source, key["path"]], key["track_id"], perturbation, f"{key['eps']:g}",
+                             *(genres[t] for t in MODEL_NAME), fmt(q.get("true_snr_db")), fmt(q.get("visqol"))]
                     src = html.escape(f"{out_dir.name}/{name}")
                     rows_html.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                                      + f'<td><audio controls preload="none" src="{src}"></audio></td></tr>')
-    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", "STFT 2D CNN",
-                                             "mel 2D CNN", "1D CNN", "true SNR (dB)", "ViSQOL", "audio"))
+    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", *MODEL_NAME.values(),
+                                             "true SNR (dB)", "ViSQOL", "audio"))
     return ("<h2>Transfer study: the budgets, heard</h2><p class=\"note\">Whole clips of the first fold at every "
-            "budget of every source (eps in dB for the 2D CNNs, x the clip's RMS for the 1D CNN); each model's "
+            "budget of every source (eps in dB for a spectrogram source, x the clip's RMS for a waveform source); each "
+            "model's "
             "sum-rule genre on the re-segmented clip; true SNR against the same path's clean rebuild; "
             f"ViSQOL v3 (audio mode, ceiling 4.73) where computed.</p><table><thead><tr>{head}</tr></thead><tbody>"
             + "".join(rows_html) + "</tbody></table>")

@@ -11,6 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .study import SPECTROGRAM_SOURCES
+
 
 class ParamsError(ValueError):
     """params.yaml is invalid; the message names the key and the fix."""
@@ -165,6 +167,12 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
         if method != "fgsm" and a[method]["step"] == 0:
             problems.append(f"attack.{method}.step: must be > 0 for an iterative attack")
     for name, sweep in p["study"]["sources"].items():
+        if name in SPECTROGRAM_SOURCES and "models" in sweep:
+            problems.append(f"study.sources.{name}.models: {name} is the spectrogram source of its own 2D CNN; "
+                            "name a waveform source (any other name) to attack models through the waveform")
+        elif name not in SPECTROGRAM_SOURCES and "models" not in sweep:
+            problems.append(f"study.sources.{name}: a waveform source needs models, the models it attacks "
+                            "(e.g. [cnn1d], or [cnn2d_stft, cnn2d_mel] for an ensemble)")
         outside = sorted(set(sweep.get("visqol_eps", [])) - set(sweep["eps"]))
         if outside:
             problems.append(f"study.sources.{name}.visqol_eps: {outside} not in its eps sweep {sweep['eps']}; "

@@ -8,7 +8,8 @@ Plain data and arithmetic (no torch): Snakemake imports it whenever it parses th
 """
 from __future__ import annotations
 
-from . import representation_of
+from . import DIVERSE_METHODS, representation_of
+from .study import SPECTROGRAM_SOURCES
 
 
 def spectrogram(rep: str) -> list[str]:
@@ -23,7 +24,12 @@ def attack(method: str) -> list[str]:
     """One attack method's keys (FGSM ignores BIM's step, and so on); ``seed``: PGD's random
     start, drawn per row from its identity."""
     shared = ["label", "targeted", "clip_to_range", "batch_size"]
-    return ["seed"] + [f"attack.{k}" for k in shared + [method]]
+    return ["seed"] + [f"attack.{k}" for k in shared + [method] + diversity([method])]
+
+
+def diversity(methods) -> list[str]:
+    """DI's transforms, for the methods that use them."""
+    return ["diversity"] if set(methods) & set(DIVERSE_METHODS) else []
 
 
 def train(model: str, config: dict) -> list[str]:
@@ -45,8 +51,8 @@ def study_perturb(source: str, config: dict) -> list[str]:
             f"study.sources.{source}"]
     keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
     # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
-    keys += [f"attack.{m}" for m in config["attack"]["methods"] if m != "fgsm"]
-    if source == "cnn1d":
+    keys += [f"attack.{m}" for m in config["attack"]["methods"] + diversity(config["attack"]["methods"]) if m != "fgsm"]
+    if source not in SPECTROGRAM_SOURCES:  # a waveform source: its models' checkpoints carry their spectrograms
         return keys + [f"spectrogram.{k}" for k in ("n_fft", "hop_length", "window")]
     keys += spectrogram(source)
     if source == "mel":
@@ -78,8 +84,9 @@ STEP_KEYS = {
     "study_score": ["segment"],
     "listening": ["audio.sample_rate", "reconstruction.listening_tracks_per_genre"],
     # seed: the bootstrap's resamples, drawn per verdict row from its identity
-    "report": ["seed", "dataset.kind", "attack.methods", "study.matched_snr_db", "study.listening_clips",
-               "study.margin", "study.bootstrap_resamples"],
+    # study.sources: each source's models and name in the tables
+    "report": ["seed", "dataset.kind", "attack.methods", "study.sources", "study.matched_snr_db",
+               "study.listening_clips", "study.margin", "study.bootstrap_resamples"],
 }
 
 

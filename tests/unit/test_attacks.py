@@ -4,6 +4,8 @@ from torch import nn
 
 from crossrep.attacks import (
     AttackConfig,
+    Diversity,
+    Ensemble,
     attack,
     attack_batch,
     attack_labels,
@@ -12,8 +14,12 @@ from crossrep.attacks import (
     row_seeds,
 )
 
+ITERATIVE = {"eps": 0.3, "step": 0.1, "iterations": 10}
+OFF = dict(probability=1.0, shift=0.0, gain_db=0.0, time_mask=0.0, freq_mask=0.0, stretch=0.0)
 ATTACK = dict(label="truth", targeted=False, clip_to_range=False, batch_size=4, fgsm={"eps": 0.3},
-              bim={"eps": 0.3, "step": 0.1, "iterations": 10}, pgd={"eps": 0.3, "step": 0.1, "iterations": 10})
+              bim=ITERATIVE, pgd=ITERATIVE, di_fgsm=ITERATIVE, mi_fgsm=dict(ITERATIVE, momentum=1.0),
+              di_mi_fgsm=dict(ITERATIVE, momentum=1.0), diversity=dict(OFF, probability=0.5, shift=0.1, gain_db=3.0,
+                                                                          time_mask=0.1, freq_mask=0.1, stretch=0.1))
 
 
 def tiny_model(seed=0):
@@ -163,3 +169,110 @@ def test_sweep_step_scales_with_eps():
     cfg = AttackConfig.from_params("bim", ATTACK, eps=3.0)
     assert cfg.eps == 3.0 and cfg.step == pytest.approx(1.0) and cfg.iterations == 10
     assert AttackConfig.from_params("fgsm", ATTACK, eps=0.0).step == 0.0
+
+
+def reference_mi_fgsm(model, x, y, eps, step, iterations, momentum):
+    """MI-FGSM as Dong et al. (2018) write it, one sample at a time: g <- mu g + grad / |grad|_1."""
+    out = []
+    for xi, yi in zip(x, y, strict=True):
+        adv, g = xi[None].clone(), torch.zeros_like(xi[None])
+        for _ in range(iterations):
+            adv.requires_grad_(True)
+            nn.functional.cross_entropy(model(adv), yi[None]).backward()
+            g = momentum * g + adv.grad / adv.grad.abs().sum()
+            adv = adv.detach() + step * g.sign()
+            adv = torch.min(torch.max(adv, xi[None] - eps), xi[None] + eps)
+        out.append(adv[0])
+    return torch.stack(out)
+
+
+def waveform_model(seed=0):
+    """A tiny model on 64-sample waveforms (the DI transforms of a 1D input)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Unflatten(1, (1, 64)), nn.Conv1d(1, 4, 9), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * 56, 4)).eval()
+
+
+def test_mi_fgsm_is_the_papers_update_and_bim_without_momentum(batch):
+    x, y = batch
+    model = tiny_model()
+    mi = attack(model, x, y, AttackConfig.from_params("mi_fgsm", ATTACK))
+    assert torch.allclose(mi, reference_mi_fgsm(model, x, y, 0.3, 0.1, 10, 1.0), atol=1e-5)
+    bim = attack(model, x, y, AttackConfig.from_params("bim", ATTACK))
+    no_momentum = dict(ATTACK, mi_fgsm=dict(ITERATIVE, momentum=0.0))
+    assert torch.equal(attack(model, x, y, AttackConfig.from_params("mi_fgsm", no_momentum)), bim)
+    assert not torch.equal(mi, bim)
+
+
+@pytest.mark.parametrize("rows", ["spectrogram", "waveform"])
+def test_diversity_with_every_transform_off_is_the_plain_attack(batch, rows):
+    x, y = batch
+    model = tiny_model()
+    if rows == "waveform":
+        x, model = torch.randn(6, 64), waveform_model()
+    seeds = row_seeds(0, [f"t{i}#0" for i in range(6)])
+    off = dict(ATTACK, diversity=OFF)
+    for diverse, plain in (("di_fgsm", "bim"), ("di_mi_fgsm", "mi_fgsm")):
+        expected = attack(model, x, y, AttackConfig.from_params(plain, ATTACK))
+        assert torch.equal(attack(model, x, y, AttackConfig.from_params(diverse, off), seeds), expected)
+        never = dict(ATTACK, diversity=dict(ATTACK["diversity"], probability=0.0))
+        assert torch.equal(attack(model, x, y, AttackConfig.from_params(diverse, never), seeds), expected)
+        diverse_adv = attack(model, x, y, AttackConfig.from_params(diverse, ATTACK), seeds)
+        assert not torch.equal(diverse_adv, expected)
+        assert (diverse_adv - x).abs().max() <= 0.3 + 1e-6
+
+
+def test_diversity_is_seeded_per_row(batch):
+    x, y = batch
+    model = tiny_model()
+    cfg = AttackConfig.from_params("di_mi_fgsm", ATTACK)
+    keys = [f"t{i}#0" for i in range(6)]
+    a = attack(model, x, y, cfg, row_seeds(5, keys))
+    halves = torch.cat([attack(model, x[:3], y[:3], cfg, row_seeds(5, keys[:3])),
+                        attack(model, x[3:], y[3:], cfg, row_seeds(5, keys[3:]))])
+    assert torch.allclose(a, halves, atol=1e-6)
+    assert not torch.equal(a, attack(model, x, y, cfg, row_seeds(6, keys)))
+    with pytest.raises(ValueError, match="seed"):
+        attack(model, x, y, cfg)
+
+
+def one_transform(**on) -> Diversity:
+    return Diversity(**{**OFF, **on})
+
+
+def test_each_diversity_transform_does_what_it_says():
+    g = lambda: [torch.Generator().manual_seed(3)]  # noqa: E731
+    spec = torch.arange(40.0).reshape(1, 4, 10) - 100   # dB: min -100
+    wave = torch.linspace(-1, 1, 50)[None]
+    shifted = one_transform(shift=0.3).apply(spec, g())[0]
+    assert any(torch.equal(shifted, torch.roll(spec[0], k, -1)) for k in range(-3, 4))
+    gained = one_transform(gain_db=3.0).apply(spec, g())[0] - spec[0]
+    assert torch.allclose(gained, gained[0, 0].expand_as(gained)) and 0 < gained.abs()[0, 0] <= 3
+    ratio = one_transform(gain_db=3.0).apply(wave, g())[0] / wave[0]
+    assert torch.allclose(ratio, ratio[0].expand_as(ratio)) and abs(20 * torch.log10(ratio[0])) <= 3
+    masked = one_transform(time_mask=0.5, freq_mask=0.5).apply(spec, g())[0]
+    floor = masked == spec.min()
+    assert floor.any() and torch.equal(masked[~floor], spec[0][~floor])   # masked bands hold the row's minimum
+    assert (one_transform(time_mask=0.5).apply(wave, g())[0] == 0).sum() >= 1
+    stretched = one_transform(stretch=0.2).apply(wave, g())[0]
+    assert stretched.shape == wave[0].shape and not torch.equal(stretched, wave[0])
+    x = spec.clone().requires_grad_(True)   # every transform passes the gradient back to the input
+    Diversity(probability=1.0, stretch=0.2).apply(x, g()).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("method", ["fgsm", "bim", "mi_fgsm"])
+def test_an_ensemble_of_one_is_that_models_attack_and_of_two_averages_losses(batch, method):
+    x, y = batch
+    model, other = tiny_model(0), tiny_model(1)
+    cfg = AttackConfig.from_params(method, ATTACK)
+    assert torch.equal(attack(Ensemble([model]), x, y, cfg), attack(model, x, y, cfg))
+    pair = Ensemble([model, other])
+    xg = x.clone().requires_grad_(True)
+    mean_loss = (nn.functional.cross_entropy(model(xg), y, reduction="sum")
+                 + nn.functional.cross_entropy(other(xg), y, reduction="sum")) / 2
+    mean_loss.backward()
+    if method == "fgsm":
+        assert torch.equal(attack(pair, x, y, cfg), x + 0.3 * xg.grad.sign())
+    probs = (torch.softmax(model(x), 1) + torch.softmax(other(x), 1)) / 2
+    assert torch.allclose(pair(x).exp(), probs, atol=1e-6)

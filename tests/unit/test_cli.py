@@ -84,6 +84,18 @@ def test_waveform_attack_on_the_1d_cnn_is_bounded_by_the_rms_budget(checkpoints,
     assert len(adversarial) == 12 * 22050
 
 
+def test_transfer_oriented_attack_on_a_file_keeps_its_budget(checkpoints, stereo_44k, tmp_path):
+    """DI-MI-FGSM from the CLI: within the L-inf budget (true SNR at least -20 log10(eps)), and
+    the same file again with the same seed gives the same samples."""
+    outs = [tmp_path / f"adv{i}.wav" for i in range(2)]
+    for out in outs:
+        proc = crossrep("attack", stereo_44k, "--checkpoint", checkpoints["cnn1d"], "--attack", "di_mi_fgsm",
+                        "--eps", "0.1", "--iterations", "3", "--out", out, "--json")
+        assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["true_snr_db"] >= 20.0 - 0.1
+    assert np.array_equal(*(sf.read(out, dtype="int16")[0] for out in outs))
+
+
 def test_compare_two_files(tmp_path):
     """A known additive noise gives its SNR; identical files give ViSQOL's ceiling."""
     rng = np.random.default_rng(0)

@@ -4,6 +4,7 @@ import h5py
 import librosa
 import numpy as np
 import pytest
+import torch
 
 from crossrep import synthetic
 from crossrep.features import Spectrogram, SpectrogramConfig, periodic_window
@@ -180,3 +181,18 @@ def test_analysis_window_is_librosas_to_the_bit(name):
     for n in (16, 255, 256, 512, 1000, 2048, 4096):
         expected = librosa.filters.get_window(name, n, fftbins=True).astype(np.float32)
         assert np.array_equal(periodic_window(name, n), expected), (name, n)
+
+
+AUTHORS_SCALES = SpectrogramConfig(stft_scale="real_offset_db", mel_scale="magnitude_db10_ref_max")
+
+
+@pytest.mark.parametrize("config", [CFG, AUTHORS_SCALES, SpectrogramConfig(top_db=80.0)])
+@pytest.mark.parametrize("rep", ["stft", "mel"])
+def test_differentiable_spectrogram_is_the_spectrogram(segments, config, rep):
+    """What a waveform attack through a 2D CNN differentiates is the spectrogram the CNN reads."""
+    spec = Spectrogram(config)
+    audio = torch.from_numpy(segments[:2]).requires_grad_(True)
+    db = spec.db_differentiable(rep, audio)
+    np.testing.assert_allclose(db.detach().numpy(), spec.db(rep, segments[:2]), atol=2e-4)
+    db.sum().backward()
+    assert torch.isfinite(audio.grad).all() and audio.grad.abs().sum() > 0

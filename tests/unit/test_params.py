@@ -7,9 +7,18 @@ from conftest import REPO
 from crossrep import params as P
 
 
-def test_default_and_preset_params_are_valid(default_params):
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "presets").glob("*.yaml")))
+def test_default_and_preset_params_are_valid(default_params, preset, tmp_path):
+    """params.yaml, and each preset laid over it as Snakemake's --configfile lays it (a folder
+    dataset's root made where it points)."""
+    from snakemake.utils import update_config
+
     P.validate(default_params)
     P.load(REPO / "params.yaml")
+    with_preset = copy.deepcopy(default_params)
+    update_config(with_preset, yaml.safe_load((REPO / "presets" / preset).read_text()))
+    (tmp_path / with_preset["dataset"]["root"]).mkdir(parents=True)
+    P.validate(with_preset, base_dir=tmp_path)
 
 
 def _broken(params, edit):
@@ -33,6 +42,13 @@ BAD = {
     "too few mel bands for the CNN": (lambda p: p["spectrogram"].update(n_mels=8), "spectrogram"),
     "missing section": (lambda p: p.pop("train"), "train"),
     "three widths": (lambda p: p["model"]["cnn2d"].update(widths=[4, 4, 8]), "model.cnn2d.widths"),
+    "waveform source without models": (lambda p: p["study"]["sources"].update(wave={"eps": [0.1, 0.2]}),
+                                       "study.sources.wave"),
+    "spectrogram source with models": (lambda p: p["study"]["sources"]["stft"].update(models=["cnn1d"]),
+                                       "study.sources.stft.models"),
+    "unknown source model": (lambda p: p["study"]["sources"].update(wave={"models": ["crnn"], "eps": [0.1, 0.2]}),
+                             "study.sources.wave.models"),
+    "unknown ISA": (lambda p: p["compute"].update(cpu_isa="neon"), "compute.cpu_isa"),
 }
 
 

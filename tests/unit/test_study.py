@@ -6,14 +6,16 @@ import pytest
 import torch
 
 from crossrep import metrics, models, synthetic
-from crossrep.features import Spectrogram, SpectrogramConfig
+from crossrep.attacks import AttackConfig, Ensemble, attack, attack_labels, row_seeds
+from crossrep.features import Spectrogram, SpectrogramConfig, SpectrogramInput
 from crossrep.study.clips import choose, part_clips, study_part, study_parts, tile, untile
-from crossrep.study.perturb import Source, perturbed, rebuilt_windows
+from crossrep.study.perturb import ScaledInput, Source, perturbed, rebuilt_windows
 from crossrep.study.summary import at_snr, segment_figures
 
 SR, WINDOW = 22050, 110250
 ATTACK = dict(label="predicted", targeted=False, clip_to_range=False, batch_size=8, fgsm={"eps": 0.3},
-              bim={"eps": 0.3, "step": 0.1, "iterations": 3}, pgd={"eps": 0.3, "step": 0.1, "iterations": 3})
+              bim={"eps": 0.3, "step": 0.1, "iterations": 3}, pgd={"eps": 0.3, "step": 0.1, "iterations": 3},
+              mi_fgsm={"eps": 0.3, "step": 0.1, "iterations": 3, "momentum": 1.0})
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +24,22 @@ def clip():
     return synthetic.generate_track("blues", 0, 3, 7.5, SR)
 
 
+def _cnn2d(rep, spec):
+    return models.CNN2D(spec.cfg.n_bins(rep), spec.cfg.n_frames(WINDOW), 10, widths=(2, 2, 4, 4), dense=8).eval()
+
+
 def _source(name):
+    """A study source of tiny untrained models: stft, mel (spectrogram sources), cnn1d, and the
+    waveform sources through the 2D CNNs: wave_stft (one), wave_2d (both, an ensemble)."""
     torch.manual_seed(0)
+    spec = Spectrogram(SpectrogramConfig())
     if name == "cnn1d":
         model = models.CNN1D(samples=WINDOW, gammatone_filters=4, widths=(4, 4, 4, 4), dense=8).eval()
         return Source(name, model, 10)
-    spec = Spectrogram(SpectrogramConfig())
-    bins = spec.cfg.n_bins(name)
-    model = models.CNN2D(bins, spec.cfg.n_frames(WINDOW), 10, widths=(2, 2, 4, 4), dense=8).eval()
-    return Source(name, model, 10, spec, griffin_lim_iterations=4)
+    if name.startswith("wave"):
+        reps = ["stft"] if name == "wave_stft" else ["stft", "mel"]
+        return Source(name, Ensemble([SpectrogramInput(_cnn2d(rep, spec), spec, rep) for rep in reps]), 10)
+    return Source(name, _cnn2d(name, spec), 10, spec, griffin_lim_iterations=4)
 
 
 def _rebuild(source, clip, kind, eps):
@@ -42,7 +51,8 @@ def _rebuild(source, clip, kind, eps):
     return {path: untile(w, len(clip)) for path, w in out.items()}
 
 
-@pytest.mark.parametrize("name,kind", [("mel", "bim"), ("stft", "noise"), ("cnn1d", "fgsm"), ("cnn1d", "bim")])
+@pytest.mark.parametrize("name,kind", [("mel", "bim"), ("stft", "noise"), ("cnn1d", "fgsm"), ("cnn1d", "bim"),
+                                       ("wave_2d", "mi_fgsm")])
 def test_a_sweep_rebuilt_in_one_pass_equals_one_pass_per_eps(clip, name, kind):
     """The study perturbs and rebuilds every eps of a sweep together; each eps's audio is
     what perturbing and rebuilding at that eps alone gives."""
@@ -74,6 +84,28 @@ def test_whole_clip_from_clean_spectrograms_gives_the_clip_back(clip):
     assert metrics.snr_db(clip, mel["oracle_phase"]) > metrics.snr_db(clip, mel["griffin_lim"])
     waveform = _rebuild(_source("cnn1d"), clip, "fgsm", 0.0)["waveform"]
     np.testing.assert_allclose(waveform, clip, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["wave_stft", "wave_2d"])
+def test_a_waveform_attack_through_2d_cnns_ships_what_it_optimised(clip, name):
+    """No rebuild: the shipped samples are the attack's own iterate, to the bit, and the 2D CNNs
+    read them through the pipeline's spectrogram as the attack saw them."""
+    source, windows = _source(name), tile(clip, WINDOW)
+    rms = float(np.sqrt(np.mean(clip.astype(np.float64) ** 2)))
+    shipped = rebuilt_windows(source, windows, clip_rms=np.full(2, rms), keys=["c#tile0", "c#tile1"],
+                              truth=np.zeros(2, int), kind="bim", eps_values=[0.1], attack_params=ATTACK, seed=0)[0]
+    scale = torch.full((2, 1), rms)
+    seen = Ensemble([ScaledInput(m, scale) for m in source.model.members])
+    u = torch.from_numpy(windows) / scale
+    labels = attack_labels(seen, u, None, "predicted", False, 10)
+    bim = AttackConfig.from_params("bim", ATTACK, eps=0.1)
+    optimised = attack(seen, u, labels, bim, row_seeds(0, ["c#tile0", "c#tile1"]))
+    assert np.abs(shipped["waveform"] - (optimised * scale).numpy()).max() == 0
+    assert np.abs(shipped["waveform"] - windows).max() <= 0.1 * rms * (1 + 1e-5)
+    for member in source.model.members:  # the pipeline's spectrogram of the shipped audio is what the CNN read
+        read = torch.from_numpy(member.transform.db(member.representation, shipped["waveform"]))
+        np.testing.assert_allclose(member.model(read).detach().numpy(),
+                                   member(torch.from_numpy(shipped["waveform"])).detach().numpy(), atol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["fgsm", "bim", "noise"])
@@ -182,7 +214,7 @@ def test_conditional_rate_is_over_segments_the_target_could_lose():
         out[np.arange(len(preds)), preds] = 0.8
         return out
     by_model = {"cnn2d_stft": probs([0, 0, 1, 1, 2, 2, 0, 0]), "cnn1d": probs([0, 0, 1, 2, 2, 0, 0, 0])}
-    table = segment_figures(rows, by_model, "stft", 1).set_index(["eps", "target"])
+    table = segment_figures(rows, by_model, "stft", 1, ("cnn2d_stft",)).set_index(["eps", "target"])
     assert table.loc[(1.0, "cnn1d"), "conditional"] == pytest.approx(200 / 3)
     assert table.loc[(1.0, "cnn2d_stft"), "conditional"] == 100.0
 
@@ -199,7 +231,7 @@ def test_segment_figures_on_hand_made_predictions():
     # clean: source right on all four, 1D CNN right on three; attacked: source fooled on 0, 1, 2;
     # 1D fooled on 0 (agreeing with the source's label 2) and 2 (disagreeing)
     by_model = {"cnn2d_stft": probs([0, 0, 1, 1, 2, 1, 0, 1]), "cnn1d": probs([0, 0, 1, 2, 2, 0, 2, 2])}
-    table = segment_figures(rows, by_model, "stft", 1).set_index(["eps", "target"])
+    table = segment_figures(rows, by_model, "stft", 1, ("cnn2d_stft",)).set_index(["eps", "target"])
     source, target = table.loc[(1.0, "cnn2d_stft")], table.loc[(1.0, "cnn1d")]
     assert source["fooling_rate"] == 75.0 and source["conditional"] == 100.0 and source["agreement"] == 100.0
     assert target["fooling_rate"] == pytest.approx(200 / 3)  # 2 of the 3 it had right

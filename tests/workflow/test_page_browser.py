@@ -69,8 +69,8 @@ def test_page_loads_without_errors_and_every_audio_decodes(served, pipeline_run,
             assert image.width >= 600 and len(image.convert("L").getcolors()) > 16, shot  # not blank
     samples = [d for d in decoded if not d[0].startswith("study_audio/")]
     study = [d for d in decoded if d[0].startswith("study_audio/")]
-    # the study: 4 source paths x (clean + 2 eps x (2 attacks, their 2 nulls, the noise's first draw))
-    assert len(samples) == 140 and len(study) == 4 * (1 + 2 * 5)
+    # the study: 5 source paths x (clean + 2 eps x (2 attacks, their 2 nulls, the noise's first draw))
+    assert len(samples) == 140 and len(study) == 5 * (1 + 2 * 5)
     segment_s, clip_s = TINY_WINDOW / 22050, round(TINY_CLIP_SECONDS * 22050) / 22050
     assert all(abs(duration - segment_s) < 1e-3 and rate == 22050 for _, duration, rate in samples), samples[:3]
     assert all(abs(duration - clip_s) < 1e-3 and rate == 22050 for _, duration, rate in study), study[:3]

@@ -11,7 +11,7 @@ from pathlib import Path
 import crossrep
 from crossrep import dataset, provenance, report_files, step_keys
 from crossrep.params import select
-from crossrep.study import SOURCE_MODEL as STUDY_SOURCE_MODEL
+from crossrep.study import source_models
 from crossrep.study import clips as study_clips
 
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
@@ -20,7 +20,7 @@ MODELS = list(crossrep.MODELS)
 ATTACKS = config["attack"]["methods"]
 CONDITIONS = ["clean"] + ATTACKS
 DATA_ROOT = config["dataset"]["root"]
-STUDY_SOURCES = list(STUDY_SOURCE_MODEL)
+STUDY_SOURCES = list(config["study"]["sources"])
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # the crossrep the jobs run: this workflow's own src/ (see the Snakefile), else the installed one
 PACKAGE_DIR = Path(workflow.basedir) / "src" / "crossrep"
@@ -35,7 +35,7 @@ wildcard_constraints:
     model="|".join(crossrep.MODELS),
     attack="|".join(crossrep.ATTACK_METHODS),
     condition="|".join(("clean",) + crossrep.ATTACK_METHODS),
-    source="|".join(STUDY_SOURCE_MODEL),
+    source="|".join(STUDY_SOURCES),
 
 
 def dataset_inputs():

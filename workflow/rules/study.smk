@@ -32,7 +32,10 @@ rule study_clips:
 rule study_perturb:
     input:
         clips=rules.study_clips.output[0],
-        checkpoint=lambda wc: output_of("train", "checkpoint", model=STUDY_SOURCE_MODEL[wc.source], fold=wc.fold),
+        checkpoints=lambda wc: [
+            output_of("train", "checkpoint", model=m, fold=wc.fold)
+            for m in source_models(wc.source, config["study"]["sources"][wc.source])
+        ],
     output:
         audio="data/study/audio/{source}/fold{fold}-part{part}.h5",
         quality="data/study/quality/{source}/fold{fold}-part{part}.csv",

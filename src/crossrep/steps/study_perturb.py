@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import models
+from ..attacks import Ensemble
 from ..audio import clipped_samples, from_pcm16, to_pcm16
-from ..features import Spectrogram, SpectrogramConfig
+from ..features import Spectrogram, SpectrogramConfig, reading_audio
 from ..reconstruction import NNLS_ITERATIONS
 from ..runtime import log, progress
 from ..shards import open_shard, read_strings, write_csv, write_shard
-from ..study import CLEAN, NOISE, PATHS, SOURCE_MODEL, control_kind
+from ..study import CLEAN, NOISE, SPECTROGRAM_SOURCES, control_kind, paths_of
 from ..study.clips import tile
 from ..study.controls import null_seeds, spectrum_matched
 from ..study.perturb import Source, rebuilt_clips
@@ -60,7 +61,27 @@ class Shipper:
         return shipped
 
 
-def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict) -> None:
+def source_of(name: str, checkpoints, params: dict) -> Source:
+    """Source ``name`` from its models' checkpoints (a spectrogram source: its 2D CNN's; a
+    waveform source: each of its models', read as models of audio), its untrained twin with
+    them (BatchNorm folded: the attacks' costliest passes run ~1.8x faster)."""
+    loaded = [models.load_checkpoint(path, "cpu") for path in checkpoints]
+    n_classes, seed = len(loaded[0][1]["classes"]), params["seed"]
+    trained = [models.inference_copy(model) for model, _ in loaded]
+    untrained = [models.inference_copy(models.untrained_like(ckpt, seed)) for _, ckpt in loaded]
+    kinds = tuple(ckpt["kind"] for _, ckpt in loaded)
+    if name in SPECTROGRAM_SOURCES:
+        rebuild = params["reconstruction"] if name == "mel" else {}
+        spectrogram = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"]))
+        return Source(name, trained[0], n_classes, spectrogram, rebuild.get("griffin_lim_iterations", 32),
+                      rebuild.get("nnls_iterations", NNLS_ITERATIONS), untrained=untrained[0], models=kinds)
+
+    def reading(nets):
+        return Ensemble([reading_audio(ckpt, net) for net, (_, ckpt) in zip(nets, loaded, strict=True)])
+    return Source(name, reading(trained), n_classes, untrained=reading(untrained), models=kinds)
+
+
+def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict) -> None:
     """For every clip of ``clips``, per path of ``source``: the clean rebuild (perturbation
     ``none``, eps 0) and every (perturbation, draw) of :func:`conditions` at every eps, plus each
     attack's spectrum-matched null (``<method>_null``), each shipped as 16-bit audio
@@ -68,15 +89,11 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     and (on the clips ``clips`` marks, for the attacks at ``study.sources.<source>.visqol_eps``)
     ViSQOL to ``quality_out`` (CSV). SNRs are taken between shipped clips.
     """
-    model, ckpt = models.load_checkpoint(checkpoint, "cpu")
-    model = models.inference_copy(model)  # BatchNorm folded: the attacks' costliest passes, ~1.8x faster
+    src = source_of(source, checkpoints, params)
     attack_params, study = params["attack"], params["study"]
     window, sample_rate, seed = params["segment"]["window"], params["audio"]["sample_rate"], params["seed"]
+    # the STFT the spectrum-matched null randomises the phases in
     spectrogram = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
-    rebuild = params.get("reconstruction", {})  # mel only
-    src = Source(source, model, len(ckpt["classes"]), None if source == "cnn1d" else spectrogram,
-                 rebuild.get("griffin_lim_iterations", 32), rebuild.get("nnls_iterations", NNLS_ITERATIONS),
-                 untrained=models.inference_copy(models.untrained_like(ckpt, seed)))
     methods, sweep = attack_params["methods"], study["sources"][source]
     eps_values, todo = [float(eps) for eps in sweep["eps"]], conditions(methods, study["noise_draws"])
     visqol_kinds = {(m, float(e)) for m in methods for e in sweep.get("visqol_eps", [])}
@@ -88,7 +105,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
     per_clip = len(tile(originals[0], window)) if len(originals) else 1
     clip_batch = max(1, attack_params["batch_size"] // per_clip)
     with write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
-                     model=SOURCE_MODEL[source]) as shard:
+                     models=",".join(src.models)) as shard:
         shipper = Shipper(shard, quality, visqol, visqol_kinds, sample_rate, source, fold)
         for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
             part = slice(start, min(len(originals), start + clip_batch))
@@ -98,7 +115,7 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
             for kind, draw, values in [(CLEAN, 0, [0.0])] + [(kind, draw, eps_values) for kind, draw in todo]:
                 rebuilt = rebuilt_clips(src, originals[part], kind=kind, eps_values=values, draw=draw, **common)
                 for eps, at_eps in zip(values, rebuilt, strict=True):
-                    for path in PATHS[source]:
+                    for path in paths_of(source):
                         shipped = shipper.ship(path, kind, eps, draw, at_eps[path])
                         if kind in methods:  # the attack's spectrum-matched null, from what it ships
                             clean = shipper.clean[path]
@@ -107,4 +124,4 @@ def run(*, clips, checkpoint, audio_out, quality_out, source: str, params: dict)
                             shipper.ship(path, control_kind(kind, "null"), eps, 0, clean + null)
     write_csv(quality_out, quality)
     log.info("study %s fold %d: %d clips x %d conditions x %d eps x %d paths", source, fold, len(originals),
-             len(todo), len(eps_values), len(PATHS[source]))
+             len(todo), len(eps_values), len(paths_of(source)))

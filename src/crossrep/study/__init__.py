@@ -14,9 +14,14 @@ between the three models, against a noise control of the same budget.
 Imports nothing here, so a step loads only the modules it runs.
 """
 
-# source -> the model attacked and the rebuild paths its perturbations reach audio by
-SOURCE_MODEL = {"stft": "cnn2d_stft", "mel": "cnn2d_mel", "cnn1d": "cnn1d"}
-PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim"), "cnn1d": ("waveform",)}
+# Sources (params.yaml study.sources): a spectrogram source attacks its 2D CNN in its
+# spectrogram, rebuilt into audio by its paths; any other source attacks the waveform itself
+# through its ``models`` (the 1D CNN on the samples, a 2D CNN through its own spectrogram;
+# several: an ensemble, losses averaged), and ships exactly what it optimised.
+SPECTROGRAM_SOURCES = {"stft": "cnn2d_stft", "mel": "cnn2d_mel"}
+PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim")}
+WAVEFORM = "waveform"
+MODEL_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
 CLEAN = "none"  # the perturbation name of the eps-0 rows: each path's clean rebuild
 # The controls every attack method is compared with, at the same eps and on the same clips:
 #   noise  random signs with FGSM's L-inf budget (study.noise_draws draws per clip);
@@ -36,3 +41,24 @@ def control_kind(method: str, control: str) -> str:
 def attack_method(kind: str) -> str:
     """The attack method behind a perturbation name ("bim_init" -> "bim")."""
     return kind.removesuffix("_null").removesuffix("_init")
+
+
+def source_models(name: str, sweep: dict) -> tuple[str, ...]:
+    """The models source ``name`` (its ``study.sources`` entry: ``sweep``) crafts its attacks on."""
+    return (SPECTROGRAM_SOURCES[name],) if name in SPECTROGRAM_SOURCES else tuple(sweep["models"])
+
+
+def paths_of(name: str) -> tuple[str, ...]:
+    """The paths by which source ``name``'s perturbations reach audio."""
+    return PATHS.get(name, (WAVEFORM,))
+
+
+def source_labels(sources: dict) -> dict[tuple[str, str], str]:
+    """(source, path) -> its name in tables and figures, for every source of ``study.sources``."""
+    labels = {}
+    for name, sweep in sources.items():
+        models = " + ".join(MODEL_NAME[m] for m in source_models(name, sweep))
+        for path in paths_of(name):
+            rebuilt = {"oracle_phase": " (oracle phase)", "griffin_lim": " (Griffin-Lim)", WAVEFORM: " (waveform)"}
+            labels[name, path] = models + rebuilt.get(path, "")
+    return labels

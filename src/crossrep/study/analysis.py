@@ -22,11 +22,11 @@ RATES = ("segments", "vote", "sum", "fooling_rate", "conditional", "agreement", 
 CONDITION = ["source", "path", "kind", "eps"]
 
 
-def per_fold(scores: dict, quality: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """({source: {fold: score shard or its parts}}, {source: {fold: quality csv or its parts}}) ->
-    (per-fold figures joined with each fold's clip SNRs, the per-clip quality table, the
-    per-clip outcomes of every target)."""
-    outcomes = pd.concat([clip_outcomes(*read_scores(paths), source, int(fold))
+def per_fold(scores: dict, quality: dict, models: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """({source: {fold: score shard or its parts}}, {source: {fold: quality csv or its parts}},
+    {source: the models it attacks}) -> (per-fold figures joined with each fold's clip SNRs,
+    the per-clip quality table, the per-clip outcomes of every target)."""
+    outcomes = pd.concat([clip_outcomes(*read_scores(paths), source, int(fold), models[source])
                           for source, by_fold in scores.items() for fold, paths in by_fold.items()],
                          ignore_index=True)
     clips = pd.concat([read_csv_parts(p) for by_fold in quality.values() for p in by_fold.values()],

@@ -8,9 +8,11 @@ seeded per window ("griffin_lim": what an attacker without the phase gets). The 
 rebuild as ``reconstruction.invert`` (which the pipeline's reconstruct rule uses), written
 out here so the NNLS, the costliest part, runs once for both mel paths.
 
-Waveform source (``cnn1d``): the window's samples attacked on the 1D CNN in units of the
-clip's RMS (the model sees ``u * rms``), so eps maps onto SNR: FGSM and the noise control
-move every sample by eps * rms, a true SNR of -20 log10(eps) dB.
+Waveform sources (``cnn1d``, and any with ``models``): the window's samples attacked in units
+of the clip's RMS (each model sees ``u * rms``: the 1D CNN the samples, a 2D CNN their
+spectrogram, differentiably; several models, an ensemble), so eps maps onto SNR: FGSM and
+the noise control move every sample by eps * rms, a true SNR of -20 log10(eps) dB. Nothing
+is rebuilt: what ships is what the attack optimised.
 
 eps 0 is the clean rebuild of each path, the reference every SNR of that path is taken
 against. An attack named "<method>_init" is crafted on the source's untrained twin
@@ -27,10 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..attacks import AttackConfig, attack_labels, attack_sweep, random_sign, row_seeds
+from ..attacks import AttackConfig, Ensemble, attack_labels, attack_sweep, random_sign, row_seeds
 from ..audio import power
 from ..reconstruction import NNLS_ITERATIONS, griffin_lim, invert, istft, mel_to_magnitude
-from . import NOISE, attack_method
+from . import NOISE, WAVEFORM, attack_method
 from .clips import tile, untile
 
 
@@ -47,9 +49,11 @@ class ScaledInput(nn.Module):
 
 @dataclass
 class Source:
-    """``name``: stft | mel | cnn1d; ``model``: its model (None for the noise control alone);
-    ``transform``: the spectrogram (2D sources); ``untrained``: the same architecture with
-    fresh weights (``models.untrained_like``), which the "_init" attacks are crafted on."""
+    """``name``: a ``study.sources`` name; ``model``: its model (None for the noise control
+    alone; an ``Ensemble`` of waveform-reading models for a waveform source); ``transform``:
+    the spectrogram a spectrogram source (stft | mel) attacks in, None for a waveform source;
+    ``untrained``: the same architecture with fresh weights (``models.untrained_like``),
+    which the "_init" attacks are crafted on; ``models``: the kinds of the models attacked."""
     name: str
     model: nn.Module | None
     n_classes: int
@@ -57,6 +61,11 @@ class Source:
     griffin_lim_iterations: int = 32
     nnls_iterations: int = NNLS_ITERATIONS
     untrained: nn.Module | None = None
+    models: tuple[str, ...] = ()
+
+    @property
+    def waveform(self) -> bool:
+        return self.transform is None
 
     def model_for(self, kind: str) -> nn.Module | None:
         return self.untrained if kind.endswith("_init") else self.model
@@ -100,11 +109,12 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
     common = dict(keys=keys, truth=tensor(truth), attack_params=attack_params, seed=seed, n_classes=source.n_classes,
                   labels=tensor(labels), draw=draw)
     model, length = source.model_for(kind), windows.shape[1]
-    if source.name == "cnn1d":
+    if source.waveform:
         scale = torch.as_tensor(clip_rms, dtype=torch.float32)[:, None]
         u = torch.as_tensor(windows, dtype=torch.float32) / scale
-        scaled = ScaledInput(model, scale) if model is not None else None
-        return [{"waveform": (adv * scale).numpy()} for adv in perturbed(scaled, u, kind, eps_values, **common)]
+        members = model.members if isinstance(model, Ensemble) else [model]
+        scaled = Ensemble([ScaledInput(m, scale) for m in members]) if model is not None else None
+        return [{WAVEFORM: (adv * scale).numpy()} for adv in perturbed(scaled, u, kind, eps_values, **common)]
     transform, rep = source.transform, source.name
     clean = torch.from_numpy(transform.db(rep, windows))
     reference = transform.reference(rep, windows)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..listening import SOURCE_NAME, TARGET_NAME, fmt, study_section
+from ..listening import fmt, study_section
 from ..report_files import STUDY_FIGURES
 from ..reports import plt, save_figure, write_frame, write_table
-from . import NOISE, control_kind
+from . import MODEL_NAME, NOISE, control_kind, source_labels, source_models
 from .analysis import accuracy_intervals, bounds, matched, metrics_tree, over_folds, per_fold, verdict
 
 # The paper's Table VI by segments (the 1D CNN on the authors' rebuilt adversarial audio),
@@ -27,9 +27,9 @@ def _interval(estimate, low, high) -> str:
     return "—" if not np.isfinite(estimate) else f"{estimate:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
-def verdict_table(rows: pd.DataFrame, tables_dir: Path) -> None:
+def verdict_table(rows: pd.DataFrame, tables_dir: Path, labels: dict) -> None:
     """Markdown + CSV of ``analysis.verdict``: one line per direction, attack, eps and control."""
-    lines = [{"Source": SOURCE_NAME[r.source, r.path], "Target": TARGET_NAME[r.target], "Attack": r.method.upper(),
+    lines = [{"Source": labels[r.source, r.path], "Target": MODEL_NAME[r.target], "Attack": r.method.upper(),
               "eps": f"{r.eps:g}", "Control": CONTROL_NAME[r.control],
               "true SNR dB attack / control": f"{fmt(r.attack_snr_db)} / {fmt(r.control_snr_db)}",
               "accuracy % attack / control": f"{r.attack_accuracy:.1f} / {r.control_accuracy:.1f}",
@@ -45,12 +45,13 @@ def verdict_table(rows: pd.DataFrame, tables_dir: Path) -> None:
                 "over clips, against the same path's clean rebuild, of the 16-bit audio as shipped. Controls: "
                 "random signs with FGSM's L∞ budget; the attack's own perturbation with random STFT phases (same "
                 "true SNR and spectral envelope); the same attack crafted on an untrained model of the source's "
-                "architecture. Diagonal rows (source = target) are white-box after the round trip through audio. "
+                "architecture. Rows whose target is one of the source's models are white-box after the round trip "
+                "through audio. "
                 f"{INTERVAL_NOTE} ViSQOL v3 (audio mode, ceiling 4.73): mean over the clips it was computed on.")
     write_frame(rows, tables_dir / "study_verdict_long.csv")
 
 
-def bounds_table(rows: pd.DataFrame, tables_dir: Path) -> None:
+def bounds_table(rows: pd.DataFrame, tables_dir: Path, labels: dict) -> None:
     """Markdown + CSV of ``analysis.bounds``: per direction, attack and control, where the attack
     beats the control or the upper bound its sweep leaves."""
     lines = []
@@ -60,7 +61,7 @@ def bounds_table(rows: pd.DataFrame, tables_dir: Path) -> None:
                        f"{_interval(r.gap, r.gap_low, r.gap_high)} points, ViSQOL {fmt(r.visqol)}")
         else:
             finding = f"≤ {r.upper_bound:.1f} points (95 %) at every budget down to {r.down_to_snr_db:.1f} dB"
-        lines.append({"Source": SOURCE_NAME[r.source, r.path], "Target": TARGET_NAME[r.target],
+        lines.append({"Source": labels[r.source, r.path], "Target": MODEL_NAME[r.target],
                       "Attack": r.method.upper(), "Control": CONTROL_NAME[r.control], "Verdict": finding})
     margin = rows["margin"].iloc[0] if len(rows) else float("nan")
     write_table(tables_dir, "study_bounds", lines,
@@ -80,14 +81,14 @@ def _cell(frame: pd.DataFrame, name: str) -> str:
     return f"{row[f'{name}_mean']:.0f}{sd}{partial}"
 
 
-def matched_table(table: pd.DataFrame, snr_targets, attacks, tables_dir: Path) -> None:
+def matched_table(table: pd.DataFrame, snr_targets, attacks, tables_dir: Path, labels: dict) -> None:
     """Markdown + CSV: source -> target rows, one column per true SNR, 'attack / noise' cells
     ("not comparable" where one of the two curves does not reach that SNR)."""
     rows = []
     for (source, path), g in table.groupby(["source", "path"], sort=False):
-        for target in TARGET_NAME:
+        for target in MODEL_NAME:
             for attack in attacks:
-                row = {"Source": SOURCE_NAME[source, path], "Target": TARGET_NAME[target], "Attack": attack.upper()}
+                row = {"Source": labels[source, path], "Target": MODEL_NAME[target], "Attack": attack.upper()}
                 for snr in snr_targets:
                     at = g[(g["target"] == target) & (g["snr_db"] == snr)]
                     attacked, noise = at[at["kind"] == attack], at[at["kind"] == NOISE]
@@ -107,18 +108,19 @@ def matched_table(table: pd.DataFrame, snr_targets, attacks, tables_dir: Path) -
     write_frame(table, tables_dir / "study_matched_long.csv")
 
 
-def figure_accuracy(bands: pd.DataFrame, snr: pd.DataFrame, path: Path, attacks) -> None:
+def figure_accuracy(bands: pd.DataFrame, snr: pd.DataFrame, path: Path, attacks, labels: dict) -> None:
     """Target accuracy against true SNR with 95 % bands: a panel per target, a colour per
     source, a line style per perturbation (attack, its spectrum-matched null, noise); the
     paper's Table VI points at its files' true SNR."""
     data = bands.merge(snr, on=["source", "path", "kind", "eps"], how="left")
     kinds = {NOISE: ("noise (random signs)", "--")}
-    for attack, style in zip(attacks, ["-", "-."], strict=False):
-        kinds[attack] = (attack.upper(), style)
+    styles = ["-", "-.", (0, (6, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2, 1, 2)), (0, (2, 3))]
+    for attack, style in zip(attacks, styles, strict=False):  # as many styles as attack methods
+        kinds[attack] = (attack.upper().replace("_", "-"), style)
         kinds[control_kind(attack, "null")] = (f"{attack.upper()} spectrum-matched null", (0, (1, 1.5)))
-    fig, axes = plt.subplots(1, len(TARGET_NAME), figsize=(5.5 * len(TARGET_NAME), 4.6), sharey=True)
-    colours = dict(zip(SOURCE_NAME, ["C0", "C1", "C2", "C3"], strict=True))
-    for ax, target in zip(axes, TARGET_NAME, strict=True):
+    fig, axes = plt.subplots(1, len(MODEL_NAME), figsize=(5.5 * len(MODEL_NAME), 4.6), sharey=True)
+    colours = {key: f"C{i}" for i, key in enumerate(labels)}
+    for ax, target in zip(axes, MODEL_NAME, strict=True):
         on_target = data[(data["target"] == target) & (data["eps"] > 0)]
         for (source, p, kind), g in on_target.groupby(["source", "path", "kind"], sort=False):
             if kind not in kinds:
@@ -135,23 +137,23 @@ def figure_accuracy(bands: pd.DataFrame, snr: pd.DataFrame, path: Path, attacks)
                             capsize=3)
                 ax.annotate(f"paper {method.upper()}", ((low + high) / 2, point["accuracy"]), fontsize=7,
                             xytext=(4, -10), textcoords="offset points")
-        ax.set_title(f"target: {TARGET_NAME[target]}")
+        ax.set_title(f"target: {MODEL_NAME[target]}")
         ax.set_xlabel("true SNR vs clean rebuild (dB, median over clips); louder →")
         ax.invert_xaxis()
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("segment accuracy (%) with 95 % interval")
-    handles = [plt.Line2D([], [], color=c, lw=2, label=SOURCE_NAME[k]) for k, c in colours.items()]
+    handles = [plt.Line2D([], [], color=c, lw=2, label=labels[k]) for k, c in colours.items()]
     handles += [plt.Line2D([], [], color="0.3", linestyle=s, label=name) for name, s in kinds.values()]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.12))
     save_figure(fig, path)
 
 
-def figure_visqol(clips: pd.DataFrame, path: Path) -> None:
+def figure_visqol(clips: pd.DataFrame, path: Path, labels: dict) -> None:
     """ViSQOL (MOS-LQO) against true SNR for every scored clip, the authors' files marked."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     scored = clips[np.isfinite(clips["visqol"])]
     for i, ((source, p), g) in enumerate(scored.groupby(["source", "path"], sort=False)):
-        ax.scatter(g["true_snr_db"], g["visqol"], color=f"C{i}", s=14, label=SOURCE_NAME[source, p])
+        ax.scatter(g["true_snr_db"], g["visqol"], color=f"C{i}", s=14, label=labels[source, p])
     for method, point in PAPER_POINTS.items():
         (x0, x1), (y0, y1) = point["true_snr_db"], point["visqol"]
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color="k", alpha=0.15,
@@ -176,27 +178,29 @@ def plot_series(table: pd.DataFrame, plots_dir: Path) -> None:
 def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes, sample_rate: int) -> tuple[dict, str]:
     """Every study output from ``results`` ({"scores"|"quality"|"audio": {source: {fold: path}}});
     returns (the tree for metrics_details.json, the listening page's study section).
-    ``params``: ``seed``, ``study`` (matched_snr_db, listening_clips, margin,
+    ``params``: ``seed``, ``study`` (sources, matched_snr_db, listening_clips, margin,
     bootstrap_resamples), ``attack.methods``."""
     out_dir, figures_dir = Path(out_dir), Path(figures_dir)
     study, attacks, seed = params["study"], params["attack"]["methods"], params["seed"]
-    figures, clips, outcomes = per_fold(results["scores"], results["quality"])
+    labels = source_labels(study["sources"])
+    models = {name: source_models(name, sweep) for name, sweep in study["sources"].items()}
+    figures, clips, outcomes = per_fold(results["scores"], results["quality"], models)
     table = over_folds(figures, clips)
     tables = out_dir / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     write_frame(table, tables / "study_transfer.csv")
-    matched_table(matched(figures, study["matched_snr_db"]), study["matched_snr_db"], attacks, tables)
+    matched_table(matched(figures, study["matched_snr_db"]), study["matched_snr_db"], attacks, tables, labels)
     verdict_rows = verdict(outcomes, clips, attacks, margin=study["margin"], seed=seed,
                            resamples=study["bootstrap_resamples"])
-    verdict_table(verdict_rows, tables)
+    verdict_table(verdict_rows, tables, labels)
     bound_rows = bounds(verdict_rows)
-    bounds_table(bound_rows, tables)
+    bounds_table(bound_rows, tables, labels)
     accuracy_png, visqol_png = (figures_dir / f"{name}.png" for name in STUDY_FIGURES)
     bands = accuracy_intervals(outcomes, seed, study["bootstrap_resamples"])
     snr = table[["source", "path", "kind", "eps", "true_snr_db_median"]].drop_duplicates()
-    figure_accuracy(bands, snr, accuracy_png, attacks)
-    figure_visqol(clips, visqol_png)
+    figure_accuracy(bands, snr, accuracy_png, attacks, labels)
+    figure_visqol(clips, visqol_png, labels)
     plot_series(table, Path(plots_dir))
     section = study_section(results["audio"], results["scores"], clips, out_dir / "study_audio",
-                            study["listening_clips"], sample_rate, classes)
+                            study["listening_clips"], sample_rate, classes, labels)
     return metrics_tree(table, bound_rows), section

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import metrics
 from ..shards import open_shard, part_paths, read_parts
-from . import CLEAN, SOURCE_MODEL
+from . import CLEAN
 
 QUALITY = ("true_snr_db", "snr_vs_original_db", "level_ratio_db", "lsd_db")
 # per-clip counts (clip_outcomes) and the ratios the figures are: name -> (numerator, denominator)
@@ -43,7 +43,7 @@ def read_scores(paths) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     return rows, {name[len("probs_"):]: columns[name] for name in targets}
 
 
-def clip_outcomes(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> pd.DataFrame:
+def clip_outcomes(rows: pd.DataFrame, probs: dict, source: str, fold: int, source_models) -> pd.DataFrame:
     """One row per (path, kind, eps, draw, target, clip) of one source and fold (eps 0 listed
     under every perturbation), with the clip's counts over its scored segments:
     ``segments``; ``right``; ``clean_right`` (right on the clean rebuild); ``fooled`` (of
@@ -51,8 +51,9 @@ def clip_outcomes(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> pd
     target was right when clean); ``both_fooled`` (of those, the target fooled too);
     ``agree`` (of those, target and source predict the same genre); ``fooled_confidence``
     (sum of the target's top softmax over its fooled segments); ``vote_right`` and
-    ``sum_right`` (the clip's majority-vote / sum-rule genre is right: 0 or 1); ``clips`` (1)."""
-    source_model = SOURCE_MODEL[source]
+    ``sum_right`` (the clip's majority-vote / sum-rule genre is right: 0 or 1); ``clips`` (1).
+    The source model's prediction: the mean softmax of ``source_models`` (an ensemble's)."""
+    source_probs = np.mean([probs[m] for m in source_models], axis=0)
     out = []
     for path, on_path in rows.groupby("path", sort=False):
         for kind, eps, group, clean in _budgets(on_path):
@@ -61,16 +62,16 @@ def clip_outcomes(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> pd
                         and np.array_equal(drawn["segment"].to_numpy(), clean["segment"].to_numpy())):
                     raise ValueError(f"{source} fold {fold} {path}/{kind}/eps {eps}/draw {draw}: rows not "
                                      "aligned with the clean rows")
-                out += _outcomes(drawn, clean, probs, source_model,
+                out += _outcomes(drawn, clean, probs, source_probs,
                                  dict(source=source, fold=fold, path=path, kind=kind, eps=float(eps), draw=int(draw)))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def _outcomes(now_rows, clean_rows, probs, source_model, keys) -> list[pd.DataFrame]:
+def _outcomes(now_rows, clean_rows, probs, source_probs, keys) -> list[pd.DataFrame]:
     label = now_rows["label"].to_numpy()
     tracks = now_rows["track_id"].to_numpy()
-    source_fooled = _fooled(probs[source_model], clean_rows.index, now_rows.index, label)
-    source_pred = probs[source_model][now_rows.index].argmax(1)
+    source_fooled = _fooled(source_probs, clean_rows.index, now_rows.index, label)
+    source_pred = source_probs[now_rows.index].argmax(1)
     clip_label = pd.Series(label, index=tracks).groupby(level=0).first()
     out = []
     for target, p in probs.items():
@@ -106,9 +107,9 @@ def figures_of(outcomes: pd.DataFrame, by) -> pd.DataFrame:
     return table.reset_index()
 
 
-def segment_figures(rows: pd.DataFrame, probs: dict, source: str, fold: int) -> pd.DataFrame:
+def segment_figures(rows: pd.DataFrame, probs: dict, source: str, fold: int, source_models) -> pd.DataFrame:
     """One row per (path, kind, eps, target) of one source and fold (eps 0 listed under every kind)."""
-    return figures_of(clip_outcomes(rows, probs, source, fold),
+    return figures_of(clip_outcomes(rows, probs, source, fold, source_models),
                       ("source", "path", "kind", "eps", "target", "fold"))
 
 
