@@ -19,10 +19,12 @@ rate shows which operators hold it there.
 
     python bench/roofline.py                  # torch's default thread count
     python bench/roofline.py --threads 2
+    python bench/roofline.py --json           # also one JSON line of every figure (compare commits)
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -163,6 +165,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--top-ops", type=int, default=6, help="operators listed per paper-width 2D CNN step")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     runtime.keep_freed_memory()  # as the pipeline's jobs run (else page faults take much of the elementwise layers)
@@ -188,9 +191,12 @@ def main() -> None:
                     profiled.append(rows[-1])
     for name, batch, fn, flops, traffic in spectrogram_steps(params):
         rows.append((name, batch, flops, traffic, fn))
+    figures = []
     for name, batch, flops, traffic, fn in rows:
         seconds = best_seconds(fn, args.repeats, warmup=1)
         bound = max(flops / peak, traffic / bandwidth) / 1e9
+        figures.append(dict(step=name, batch=batch, gflop=flops / 1e9, gb=traffic / 1e9, seconds=seconds,
+                            of_matmul=flops / seconds / 1e9 / peak, of_bound=bound / seconds))
         print(f"{name:<44}{batch:>6}{flops / 1e9:>8.2f}{traffic / 1e9:>7.2f}{flops / traffic:>7.1f}{seconds:>9.3f}"
               f"{flops / seconds / 1e9:>9.1f}{flops / seconds / 1e9 / peak:>10.1%}{traffic / seconds / 1e9:>7.1f}"
               f"{bound:>9.3f}{bound / seconds:>9.1%}")
@@ -198,6 +204,9 @@ def main() -> None:
         print(f"\n{name}, batch {batch}: where the time goes (profiler self time)")
         for op, share, ms in op_breakdown(fn, args.top_ops):
             print(f"  {op:<42}{share:>7.1%}{ms:>10.1f} ms")
+    if args.json:
+        print(json.dumps(dict(bench="roofline", threads=args.threads, matmul_gflops=peak, copy_gbs=bandwidth,
+                              steps=figures)))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ rebuilt clip of every source, path, perturbation and eps).
 
     python bench/scale.py                      # GTZAN (1 000), 25 000 and 100 000 tracks
     python bench/scale.py --tracks 1000 5000 --max-segments 2000
+    python bench/scale.py --json               # also one JSON line of every figure (compare commits)
 """
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -119,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracks", type=int, nargs="+", default=[1000, 25000, 100000])
     parser.add_argument("--max-segments", type=int, default=None, help="shards.max_segments (default: params.yaml)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     args = parser.parse_args()
     params = paper_params(args.max_segments)
     print(f"paper preset, shards.max_segments={params['shards']['max_segments']}, "
@@ -149,6 +152,11 @@ def main() -> None:
         row(f"disk: {step}", lambda r, step=step: gb(r["total"][step]))
     row("disk: all steps", lambda r: gb(sum(r["total"].values())))
     row("Snakemake planning time", lambda r: f"{r['seconds']:.0f} s")
+    if args.json:
+        print(json.dumps(dict(bench="scale", max_segments=params["shards"]["max_segments"], tracks={
+            n: dict(jobs=dict(r["jobs"]), jobs_total=sum(r["jobs"].values()), critical_path=r["longest"],
+                    disk_bytes=r["total"], largest_shard_bytes=r["largest"], planning_seconds=r["seconds"])
+            for n, r in results.items()})))
 
 
 if __name__ == "__main__":
