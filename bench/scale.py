@@ -1,17 +1,20 @@
 """Planning a run on a large collection, without audio: jobs, largest shard, disk, critical path.
 
 For a simulated GTZAN-shaped collection of N tracks (one 30 s clip each, 10 genres, the paper
-preset presets/gtzan-paper.yaml over params.yaml), the manifest is written as the manifest
-step would write it (``dataset.assign_folds`` and ``dataset.assign_parts``: the real fold
-and part assignment), then Snakemake plans the whole workflow on it in-process (the real
-job graph, the same one ``snakemake -n`` shows). Printed per N: the job count of each rule,
-the critical path in jobs (the longest chain of dependent jobs: what bounds the run on an
-unlimited cluster), the largest shard and the disk footprint of each step's outputs
-(rows x row size in float32, uncompressed, as the shards store them; study audio: every
-rebuilt clip of every source, path, perturbation and eps).
+preset presets/gtzan-paper.yaml over params.yaml; with --default, params.yaml alone: the
+demo's 5 s clips), the manifest is written as the manifest step would write it
+(``dataset.assign_folds`` and ``dataset.assign_parts``: the real fold and part assignment),
+then Snakemake plans the whole workflow on it in-process (the real job graph, the same one
+``snakemake -n`` shows). Printed per N: the job count of each rule, the critical path in
+jobs (the longest chain of dependent jobs: what bounds the run on an unlimited cluster),
+the largest shard and the disk footprint of each step's outputs (rows x row size in
+float32, uncompressed, as the shards store them; the study: its chosen clips in float32 and
+every shipped clip in 16-bit PCM, per source and path the clean rebuild and, per eps, each
+attack, its spectrum-matched null, its untrained-source twin and every noise draw).
 
     python bench/scale.py                      # GTZAN (1 000), 25 000 and 100 000 tracks
     python bench/scale.py --tracks 1000 5000 --max-segments 2000
+    python bench/scale.py --default            # the default run (240 demo clips): compare with `du -sb data/*`
     python bench/scale.py --json               # also one JSON line of every figure (compare commits)
 """
 from __future__ import annotations
@@ -36,12 +39,14 @@ from crossrep.study import paths_of
 from crossrep.study.clips import clips_per_part
 
 REPO = Path(__file__).resolve().parents[1]
-FLOAT = 4
+FLOAT, PCM16 = 4, 2
 
 
-def paper_params(max_segments: int | None) -> dict:
+def bench_params(paper: bool, max_segments: int | None) -> dict:
+    """params.yaml, with the GTZAN paper preset laid over it when ``paper``."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    update_config(params, yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text()))
+    if paper:
+        update_config(params, yaml.safe_load((REPO / "presets/gtzan-paper.yaml").read_text()))
     if max_segments:
         params["shards"]["max_segments"] = max_segments
     return params
@@ -104,12 +109,16 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     largest = {step: int(rows.max()) * b for step, b in largest_row.items()}
     per_genre = params["study"]["clips_per_genre"]
     studied = len(manifest) if per_genre is None else per_genre * len(ds["genres"]) * ds["folds"]
-    versions = {s: len(paths_of(s)) * (1 + (attacks + 1) * len(v["eps"]))
-                for s, v in params["study"]["sources"].items()}
-    total["study_perturb"] = studied * sum(versions.values()) * clip * FLOAT
+    total["study_clips"] = studied * clip * FLOAT
+    # shipped clips per studied clip and source: per path the clean rebuild, and per eps every
+    # attack with its null and its untrained twin, and every noise draw
+    per_eps = 3 * attacks + params["study"]["noise_draws"]
+    versions = {s: len(paths_of(s)) * (1 + per_eps * len(v["eps"])) for s, v in params["study"]["sources"].items()}
+    total["study_perturb"] = studied * sum(versions.values()) * clip * PCM16
     per_fold = studied // ds["folds"]
     per_part = clips_per_part(params)
-    largest["study_perturb"] = min(per_fold, per_part or per_fold) * max(versions.values()) * clip * FLOAT
+    largest["study_clips"] = min(per_fold, per_part or per_fold) * clip * FLOAT
+    largest["study_perturb"] = min(per_fold, per_part or per_fold) * max(versions.values()) * clip * PCM16
     return total, largest
 
 
@@ -119,15 +128,22 @@ def gb(n: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tracks", type=int, nargs="+", default=[1000, 25000, 100000])
+    parser.add_argument("--tracks", type=int, nargs="+",
+                        help="collection sizes (default: 1000 25000 100000; with --default, the demo's size)")
+    parser.add_argument("--default", action="store_true", help="plan params.yaml alone, not the GTZAN preset")
     parser.add_argument("--max-segments", type=int, default=None, help="shards.max_segments (default: params.yaml)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     args = parser.parse_args()
-    params = paper_params(args.max_segments)
-    print(f"paper preset, shards.max_segments={params['shards']['max_segments']}, "
-          f"study.clips_per_genre={params['study']['clips_per_genre']}, {params['dataset']['folds']} folds")
+    params = bench_params(not args.default, args.max_segments)
+    ds = params["dataset"]
+    tracks = args.tracks or ([ds["synthetic"]["tracks_per_genre"] * len(ds["genres"])] if args.default
+                             else [1000, 25000, 100000])
+    print(f"{'params.yaml' if args.default else 'paper preset'}, "
+          f"shards.max_segments={params['shards']['max_segments']}, "
+          f"study.clips_per_genre={params['study']['clips_per_genre']}, {ds['folds']} folds, "
+          f"{ds['clip_seconds']:g} s clips")
     results = {}
-    for n in args.tracks:
+    for n in tracks:
         manifest = simulated_manifest(n, params)
         jobs, longest, seconds = plan(manifest, params)
         total, largest = footprint(manifest, params)
@@ -146,9 +162,10 @@ def main() -> None:
         row(f"jobs: {rule}", lambda r, rule=rule: str(r["jobs"].get(rule, 0)))
     row("jobs in all", lambda r: str(sum(r["jobs"].values())))
     row("critical path (jobs)", lambda r: str(r["longest"]))
-    for step in ("segments", "spectrograms", "adversarial", "reconstruct", "study_perturb"):
+    steps = ("segments", "spectrograms", "adversarial", "reconstruct", "study_clips", "study_perturb")
+    for step in steps:
         row(f"largest shard: {step}", lambda r, step=step: gb(r["largest"][step]))
-    for step in ("segments", "spectrograms", "adversarial", "reconstruct", "study_perturb"):
+    for step in steps:
         row(f"disk: {step}", lambda r, step=step: gb(r["total"][step]))
     row("disk: all steps", lambda r: gb(sum(r["total"].values())))
     row("Snakemake planning time", lambda r: f"{r['seconds']:.0f} s")
