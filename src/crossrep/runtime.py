@@ -35,7 +35,7 @@ def setup(log_file=None, threads: int = 1) -> logging.Logger:
     torch = sys.modules.get("torch")  # imported by the step module, or not needed at all
     if torch is not None:
         torch.set_num_threads(max(1, int(threads)))
-        check_cpu_isa(torch.backends.cpu.get_cpu_capability())
+        check_cpu_isa(cpu_kernels())
     return log
 
 
@@ -69,7 +69,8 @@ def cpu_isa_environment(isa: str) -> dict[str, str]:
     if isa == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
     env = {**CPU_ISA_PINS[isa], "CROSSREP_CPU_ISA": isa}
-    numpy_off = [f for f in NUMPY_FEATURES_ABOVE[isa] if f in _numpy_cpu_features()]
+    machine = _numpy_cpu_features()
+    numpy_off = [f for f in NUMPY_FEATURES_ABOVE[isa] if f in machine]
     if numpy_off:  # numpy warns about disabling a feature the machine lacks
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(numpy_off)
     return env

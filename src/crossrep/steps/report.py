@@ -8,8 +8,8 @@ from .. import dataset, listening, reports
 from ..report_files import STUDY_FIGURES, TABLES
 from ..runtime import log
 from ..shards import open_shard, part_paths
+from ..study import models_of
 from ..study import report as study_report
-from ..study import source_models
 
 
 def run(*, results: dict, out_dir, page_path, figures_dir, plots_dir, params: dict) -> None:
@@ -31,8 +31,7 @@ def run(*, results: dict, out_dir, page_path, figures_dir, plots_dir, params: di
         classes, sample_rate = json.loads(h5.attrs["genres"]), int(h5.attrs["sample_rate"])
     study, study_html = study_report.build(results["study"], out_dir, figures_dir, plots_dir, params, classes,
                                            sample_rate)
-    reports.build(results, out_dir, study, {name: source_models(name, sweep)
-                                            for name, sweep in params["study"]["sources"].items()})
+    reports.build(results, out_dir, study, models_of(params["study"]["sources"]))
     figures = [figures_dir / "training_curves.png"]
     reports.training_curves(results["history"], figures[0])
     for rep, by_attack in results["adversarial"].items():

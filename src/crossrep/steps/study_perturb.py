@@ -92,8 +92,9 @@ def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict
     src = source_of(source, checkpoints, params)
     attack_params, study = params["attack"], params["study"]
     window, sample_rate, seed = params["segment"]["window"], params["audio"]["sample_rate"], params["seed"]
-    # the STFT the spectrum-matched null randomises the phases in
-    spectrogram = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
+    # the STFT the spectrum-matched null randomises the phases in (a spectrogram source's own)
+    spectrogram = (src.transform if not src.waveform
+                   else Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate)))
     methods, sweep = attack_params["methods"], study["sources"][source]
     eps_values, todo = [float(eps) for eps in sweep["eps"]], conditions(methods, study["noise_draws"])
     visqol_kinds = {(m, float(e)) for m in methods for e in sweep.get("visqol_eps", [])}

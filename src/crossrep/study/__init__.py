@@ -22,6 +22,7 @@ SPECTROGRAM_SOURCES = {"stft": "cnn2d_stft", "mel": "cnn2d_mel"}
 PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim")}
 WAVEFORM = "waveform"
 MODEL_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
+PATH_NAME = {"oracle_phase": " (oracle phase)", "griffin_lim": " (Griffin-Lim)", WAVEFORM: " (waveform)"}
 CLEAN = "none"  # the perturbation name of the eps-0 rows: each path's clean rebuild
 # The controls every attack method is compared with, at the same eps and on the same clips:
 #   noise  random signs with FGSM's L-inf budget (study.noise_draws draws per clip);
@@ -48,6 +49,11 @@ def source_models(name: str, sweep: dict) -> tuple[str, ...]:
     return (SPECTROGRAM_SOURCES[name],) if name in SPECTROGRAM_SOURCES else tuple(sweep["models"])
 
 
+def models_of(sources: dict) -> dict[str, tuple[str, ...]]:
+    """{source: the models it attacks} for every source of ``study.sources``."""
+    return {name: source_models(name, sweep) for name, sweep in sources.items()}
+
+
 def paths_of(name: str) -> tuple[str, ...]:
     """The paths by which source ``name``'s perturbations reach audio."""
     return PATHS.get(name, (WAVEFORM,))
@@ -55,10 +61,5 @@ def paths_of(name: str) -> tuple[str, ...]:
 
 def source_labels(sources: dict) -> dict[tuple[str, str], str]:
     """(source, path) -> its name in tables and figures, for every source of ``study.sources``."""
-    labels = {}
-    for name, sweep in sources.items():
-        models = " + ".join(MODEL_NAME[m] for m in source_models(name, sweep))
-        for path in paths_of(name):
-            rebuilt = {"oracle_phase": " (oracle phase)", "griffin_lim": " (Griffin-Lim)", WAVEFORM: " (waveform)"}
-            labels[name, path] = models + rebuilt.get(path, "")
-    return labels
+    return {(name, path): " + ".join(MODEL_NAME[m] for m in models) + PATH_NAME.get(path, "")
+            for name, models in models_of(sources).items() for path in paths_of(name)}

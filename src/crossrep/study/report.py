@@ -10,7 +10,7 @@ import pandas as pd
 from ..listening import fmt, study_section
 from ..report_files import STUDY_FIGURES
 from ..reports import plt, save_figure, write_frame, write_table
-from . import MODEL_NAME, NOISE, control_kind, source_labels, source_models
+from . import MODEL_NAME, NOISE, control_kind, models_of, source_labels
 from .analysis import accuracy_intervals, bounds, matched, metrics_tree, over_folds, per_fold, verdict
 
 # The paper's Table VI by segments (the 1D CNN on the authors' rebuilt adversarial audio),
@@ -183,8 +183,7 @@ def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes,
     out_dir, figures_dir = Path(out_dir), Path(figures_dir)
     study, attacks, seed = params["study"], params["attack"]["methods"], params["seed"]
     labels = source_labels(study["sources"])
-    models = {name: source_models(name, sweep) for name, sweep in study["sources"].items()}
-    figures, clips, outcomes = per_fold(results["scores"], results["quality"], models)
+    figures, clips, outcomes = per_fold(results["scores"], results["quality"], models_of(study["sources"]))
     table = over_folds(figures, clips)
     tables = out_dir / "tables"
     tables.mkdir(parents=True, exist_ok=True)
