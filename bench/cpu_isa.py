@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +68,8 @@ def measure(isa: str) -> dict:
     """The work items' seconds in a fresh interpreter pinned to ``isa``."""
     from crossrep import runtime
 
-    env = dict(os.environ) | runtime.cpu_isa_environment(isa)
-    out = subprocess.run([sys.executable, __file__, "--worker"], env=env, check=True, capture_output=True,
-                         text=True, cwd=REPO)
+    out = subprocess.run([sys.executable, __file__, "--worker"], env=runtime.pinned_environment(isa), check=True,
+                         capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

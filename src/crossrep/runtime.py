@@ -76,6 +76,16 @@ def cpu_isa_environment(isa: str) -> dict[str, str]:
     return env
 
 
+def pinned_environment(isa: str, environ=None) -> dict[str, str]:
+    """``environ`` (default: this process's) with every pin variable replaced by ``isa``'s: what
+    a child process needs to run pinned to ``isa`` (unpinned for ``native``), whatever pin its
+    parent ran under."""
+    pin_names = {name for pin in CPU_ISA_PINS.values() for name in pin} | {"NPY_DISABLE_CPU_FEATURES",
+                                                                          "CROSSREP_CPU_ISA"}
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k not in pin_names} | cpu_isa_environment(isa)
+
+
 def _numpy_cpu_features() -> set[str]:
     """The machine's CPU features that numpy can dispatch to (those already disabled in this
     process's environment included)."""

@@ -1,7 +1,6 @@
 """Process set-up of the pipeline's jobs, measured in fresh interpreters."""
 import ctypes
 import json
-import os
 import subprocess
 import sys
 
@@ -64,11 +63,8 @@ def probe(isa: str) -> dict:
     way: the environment is set before numpy and torch load)."""
     from crossrep import runtime
 
-    pinned = {k for pin in runtime.CPU_ISA_PINS.values() for k in pin} | {"NPY_DISABLE_CPU_FEATURES",
-                                                                          "CROSSREP_CPU_ISA"}
-    env = {k: v for k, v in os.environ.items() if k not in pinned} | runtime.cpu_isa_environment(isa)
-    out = subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True, env=env,
-                         cwd=REPO)
+    out = subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True,
+                         env=runtime.pinned_environment(isa), cwd=REPO)
     return json.loads(out.stdout)
 
 
