@@ -113,7 +113,7 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     # shipped clips per studied clip and source: per path the clean rebuild, and per eps every
     # attack with its null and its untrained twin, and every noise draw
     per_eps = 3 * attacks + params["study"]["noise_draws"]
-    versions = {s: len(paths_of(s)) * (1 + per_eps * len(v["eps"])) for s, v in params["study"]["sources"].items()}
+    versions = {s: len(paths_of(s, v)) * (1 + per_eps * len(v["eps"])) for s, v in params["study"]["sources"].items()}
     total["study_perturb"] = studied * sum(versions.values()) * clip * PCM16
     per_fold = studied // ds["folds"]
     per_part = clips_per_part(params)

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .study import SPECTROGRAM_SOURCES
+from .study import SPECTROGRAM_SOURCES, spectrogram_of
 
 
 class ParamsError(ValueError):
@@ -167,12 +167,20 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
         if method != "fgsm" and a[method]["step"] == 0:
             problems.append(f"attack.{method}.step: must be > 0 for an iterative attack")
     for name, sweep in p["study"]["sources"].items():
-        if name in SPECTROGRAM_SOURCES and "models" in sweep:
+        rep = spectrogram_of(name, sweep)
+        if name in SPECTROGRAM_SOURCES and sweep.get("spectrogram", name) != name:
+            problems.append(f"study.sources.{name}.spectrogram: the source named {name} attacks in {name}; "
+                            "give the other spectrogram's source another name")
+        elif rep and "models" in sweep:
             problems.append(f"study.sources.{name}.models: {name} is the spectrogram source of its own 2D CNN; "
-                            "name a waveform source (any other name) to attack models through the waveform")
-        elif name not in SPECTROGRAM_SOURCES and "models" not in sweep:
+                            "drop spectrogram: to attack models through the waveform")
+        elif not rep and "models" not in sweep:
             problems.append(f"study.sources.{name}: a waveform source needs models, the models it attacks "
-                            "(e.g. [cnn1d], or [cnn2d_stft, cnn2d_mel] for an ensemble)")
+                            "(e.g. [cnn1d], or [cnn2d_stft, cnn2d_mel] for an ensemble); a spectrogram "
+                            "source, spectrogram: stft or mel")
+        if sweep.get("round_trip") and not rep:
+            problems.append(f"study.sources.{name}.round_trip: a waveform source ships what it optimised, "
+                            "nothing is rebuilt; round_trip is for a spectrogram source")
         outside = sorted(set(sweep.get("visqol_eps", [])) - set(sweep["eps"]))
         if outside:
             problems.append(f"study.sources.{name}.visqol_eps: {outside} not in its eps sweep {sweep['eps']}; "

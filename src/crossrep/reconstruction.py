@@ -86,6 +86,45 @@ def griffin_lim(transform: Spectrogram, magnitude, n_iter: int, length: int, see
     return istft(transform, mag * angles, length)
 
 
+class RoundTrip(torch.nn.Module):
+    """``model`` on a spectrogram after its oracle rebuild: the batch's dB spectrograms undone
+    (``Spectrogram.linear`` with the clean reference), put back into audio with the clean
+    phase (or Im X), and taken again (``Spectrogram.db_differentiable``). An attack on
+    ``RoundTrip(model, ...)`` optimises what survives into audio.
+
+    Differentiable end to end for STFT. For mel, the forward pass runs the rebuild's NNLS
+    (``mel_to_magnitude``, exact) and the backward pass goes through its start, the
+    filterbank's pseudo-inverse (BPDA, Athalye et al. 2018): NNLS's multiplicative updates
+    have no useful gradient, and the two agree where the mel magnitude is well inside the
+    filterbank's range. ``reference``, ``phase``: of the clean rows, in the batch's order."""
+
+    def __init__(self, model: torch.nn.Module, transform: Spectrogram, representation: str, reference: dict,
+                 phase: torch.Tensor | None, length: int, nnls_iterations: int = NNLS_ITERATIONS):
+        super().__init__()
+        self.model, self.transform, self.representation = model, transform, representation
+        self.reference, self.phase, self.length, self.nnls_iterations = reference, phase, length, nnls_iterations
+
+    def rebuilt(self, db: torch.Tensor) -> torch.Tensor:
+        """The audio (batch, length) the oracle rebuild makes of ``db``, differentiably."""
+        transform, reference = self.transform, self.reference
+        linear = transform.linear(self.representation, db, reference)
+        if self.representation == "mel":
+            pinv = torch.from_numpy(_nnls_operators(transform)[2]).to(linear.device)
+            start = torch.clamp(pinv @ linear, min=transform.cfg.amin)
+            exact = mel_to_magnitude(transform, linear.detach(), self.nnls_iterations)
+            return istft(transform, torch.polar(start + (exact - start).detach(), self.phase), self.length)
+        if "imag" in reference:
+            return istft(transform, torch.complex(linear, _float(reference["imag"], linear)), self.length)
+        return istft(transform, torch.polar(linear, _float(reference["phase"], linear)), self.length)
+
+    def forward(self, db):
+        return self.model(self.transform.db_differentiable(self.representation, self.rebuilt(db)))
+
+
+def _float(value, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float32, device=like.device)
+
+
 # what each scale's inverse needs of the clean segments (Spectrogram.reference)
 _NEEDS = {"magnitude_db": "phase", "real_offset_db": "imag", "magnitude_db10_ref_max": "peak"}
 

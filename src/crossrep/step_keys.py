@@ -9,7 +9,7 @@ Plain data and arithmetic (no torch): Snakemake imports it whenever it parses th
 from __future__ import annotations
 
 from . import DIVERSE_METHODS, representation_of
-from .study import SPECTROGRAM_SOURCES
+from .study import spectrogram_of
 
 
 def spectrogram(rep: str) -> list[str]:
@@ -52,10 +52,11 @@ def study_perturb(source: str, config: dict) -> list[str]:
     keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
     # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
     keys += [f"attack.{m}" for m in config["attack"]["methods"] + diversity(config["attack"]["methods"]) if m != "fgsm"]
-    if source not in SPECTROGRAM_SOURCES:  # a waveform source: its models' checkpoints carry their spectrograms
+    rep = spectrogram_of(source, config["study"]["sources"][source])
+    if not rep:  # a waveform source: its models' checkpoints carry their spectrograms
         return keys + [f"spectrogram.{k}" for k in ("n_fft", "hop_length", "window")]
-    keys += spectrogram(source)
-    if source == "mel":
+    keys += spectrogram(rep)
+    if rep == "mel":
         keys += ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations"]
     return keys
 

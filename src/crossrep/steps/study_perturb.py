@@ -12,7 +12,7 @@ from ..features import Spectrogram, SpectrogramConfig, reading_audio
 from ..reconstruction import NNLS_ITERATIONS
 from ..runtime import log, progress
 from ..shards import open_shard, read_strings, write_csv, write_shard
-from ..study import CLEAN, NOISE, SPECTROGRAM_SOURCES, control_kind, paths_of
+from ..study import CLEAN, NOISE, control_kind, paths_of, spectrogram_of
 from ..study.clips import tile
 from ..study.controls import null_seeds, spectrum_matched
 from ..study.perturb import Source, rebuilt_clips
@@ -62,19 +62,23 @@ class Shipper:
 
 
 def source_of(name: str, checkpoints, params: dict) -> Source:
-    """Source ``name`` from its models' checkpoints (a spectrogram source: its 2D CNN's; a
-    waveform source: each of its models', read as models of audio), its untrained twin with
+    """Source ``name`` from its models' checkpoints (a spectrogram source: its 2D CNN's,
+    round-trip-aware if its entry says so; a waveform source: each of its models', read as
+    models of audio), its untrained twin with
     them (BatchNorm folded: the attacks' costliest passes run ~1.8x faster)."""
     loaded = [models.load_checkpoint(path, "cpu") for path in checkpoints]
     n_classes, seed = len(loaded[0][1]["classes"]), params["seed"]
     trained = [models.inference_copy(model) for model, _ in loaded]
     untrained = [models.inference_copy(models.untrained_like(ckpt, seed)) for _, ckpt in loaded]
     kinds = tuple(ckpt["kind"] for _, ckpt in loaded)
-    if name in SPECTROGRAM_SOURCES:
-        rebuild = params["reconstruction"] if name == "mel" else {}
+    sweep = params["study"]["sources"][name]
+    rep = spectrogram_of(name, sweep)
+    if rep:
+        rebuild = params["reconstruction"] if rep == "mel" else {}
         spectrogram = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"]))
         return Source(name, trained[0], n_classes, spectrogram, rebuild.get("griffin_lim_iterations", 32),
-                      rebuild.get("nnls_iterations", NNLS_ITERATIONS), untrained=untrained[0], models=kinds)
+                      rebuild.get("nnls_iterations", NNLS_ITERATIONS), untrained=untrained[0], models=kinds,
+                      representation=rep, round_trip=bool(sweep.get("round_trip")))
 
     def reading(nets):
         return Ensemble([reading_audio(ckpt, net) for net, (_, ckpt) in zip(nets, loaded, strict=True)])
@@ -116,7 +120,7 @@ def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict
             for kind, draw, values in [(CLEAN, 0, [0.0])] + [(kind, draw, eps_values) for kind, draw in todo]:
                 rebuilt = rebuilt_clips(src, originals[part], kind=kind, eps_values=values, draw=draw, **common)
                 for eps, at_eps in zip(values, rebuilt, strict=True):
-                    for path in paths_of(source):
+                    for path in paths_of(source, sweep):
                         shipped = shipper.ship(path, kind, eps, draw, at_eps[path])
                         if kind in methods:  # the attack's spectrum-matched null, from what it ships
                             clean = shipper.clean[path]
@@ -125,4 +129,4 @@ def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict
                             shipper.ship(path, control_kind(kind, "null"), eps, 0, clean + null)
     write_csv(quality_out, quality)
     log.info("study %s fold %d: %d clips x %d conditions x %d eps x %d paths", source, fold, len(originals),
-             len(todo), len(eps_values), len(paths_of(source)))
+             len(todo), len(eps_values), len(paths_of(source, sweep)))

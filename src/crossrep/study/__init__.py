@@ -14,10 +14,13 @@ between the three models, against a noise control of the same budget.
 Imports nothing here, so a step loads only the modules it runs.
 """
 
-# Sources (params.yaml study.sources): a spectrogram source attacks its 2D CNN in its
-# spectrogram, rebuilt into audio by its paths; any other source attacks the waveform itself
-# through its ``models`` (the 1D CNN on the samples, a 2D CNN through its own spectrogram;
-# several: an ensemble, losses averaged), and ships exactly what it optimised.
+# Sources (params.yaml study.sources): a spectrogram source (named stft or mel, or any name
+# with ``spectrogram: stft|mel``) attacks its 2D CNN in its spectrogram, rebuilt into audio by
+# its paths (with ``round_trip``, every attack iteration sees the spectrogram after the
+# oracle rebuild, so what is optimised is what survives into audio); any other source
+# attacks the waveform itself through its ``models`` (the 1D CNN on the samples, a 2D CNN
+# through its own spectrogram; several: an ensemble, losses averaged), and ships exactly
+# what it optimised.
 SPECTROGRAM_SOURCES = {"stft": "cnn2d_stft", "mel": "cnn2d_mel"}
 PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim")}
 WAVEFORM = "waveform"
@@ -44,9 +47,16 @@ def attack_method(kind: str) -> str:
     return kind.removesuffix("_null").removesuffix("_init")
 
 
+def spectrogram_of(name: str, sweep: dict) -> str | None:
+    """The spectrogram source ``name`` (its ``study.sources`` entry: ``sweep``) attacks in
+    (stft | mel); None for a waveform source."""
+    return name if name in SPECTROGRAM_SOURCES else sweep.get("spectrogram")
+
+
 def source_models(name: str, sweep: dict) -> tuple[str, ...]:
     """The models source ``name`` (its ``study.sources`` entry: ``sweep``) crafts its attacks on."""
-    return (SPECTROGRAM_SOURCES[name],) if name in SPECTROGRAM_SOURCES else tuple(sweep["models"])
+    rep = spectrogram_of(name, sweep)
+    return (SPECTROGRAM_SOURCES[rep],) if rep else tuple(sweep["models"])
 
 
 def models_of(sources: dict) -> dict[str, tuple[str, ...]]:
@@ -54,12 +64,14 @@ def models_of(sources: dict) -> dict[str, tuple[str, ...]]:
     return {name: source_models(name, sweep) for name, sweep in sources.items()}
 
 
-def paths_of(name: str) -> tuple[str, ...]:
+def paths_of(name: str, sweep: dict) -> tuple[str, ...]:
     """The paths by which source ``name``'s perturbations reach audio."""
-    return PATHS.get(name, (WAVEFORM,))
+    rep = spectrogram_of(name, sweep)
+    return PATHS[rep] if rep else (WAVEFORM,)
 
 
 def source_labels(sources: dict) -> dict[tuple[str, str], str]:
     """(source, path) -> its name in tables and figures, for every source of ``study.sources``."""
-    return {(name, path): " + ".join(MODEL_NAME[m] for m in models) + PATH_NAME.get(path, "")
-            for name, models in models_of(sources).items() for path in paths_of(name)}
+    return {(name, path): " + ".join(MODEL_NAME[m] for m in source_models(name, sweep))
+            + (", round-trip-aware" if sweep.get("round_trip") else "") + PATH_NAME.get(path, "")
+            for name, sweep in sources.items() for path in paths_of(name, sweep)}

@@ -4,7 +4,8 @@ Spectrogram sources (``stft``, ``mel``): the window's spectrogram on the configu
 perturbed by an attack on that source's 2D CNN (eps in dB) or by the noise control, then
 rebuilt: STFT with the clean window's own reference (phase, or Im X); mel through NNLS and
 either the clean STFT phase ("oracle_phase": the attack's own effect) or Griffin-Lim
-seeded per window ("griffin_lim": what an attacker without the phase gets). The same
+seeded per window ("griffin_lim": what an attacker without the phase gets). A round-trip-aware
+source attacks the model behind the oracle rebuild (``reconstruction.RoundTrip``). The same
 rebuild as ``reconstruction.invert`` (which the pipeline's reconstruct rule uses), written
 out here so the NNLS, the costliest part, runs once for both mel paths.
 
@@ -31,7 +32,7 @@ from torch import nn
 
 from ..attacks import AttackConfig, Ensemble, attack_labels, attack_sweep, random_sign, row_seeds
 from ..audio import power
-from ..reconstruction import NNLS_ITERATIONS, griffin_lim, invert, istft, mel_to_magnitude
+from ..reconstruction import NNLS_ITERATIONS, RoundTrip, griffin_lim, invert, istft, mel_to_magnitude
 from . import NOISE, WAVEFORM, attack_method
 from .clips import tile, untile
 
@@ -51,9 +52,10 @@ class ScaledInput(nn.Module):
 class Source:
     """``name``: a ``study.sources`` name; ``model``: its model (None for the noise control
     alone; an ``Ensemble`` of waveform-reading models for a waveform source); ``transform``:
-    the spectrogram a spectrogram source (stft | mel) attacks in, None for a waveform source;
-    ``untrained``: the same architecture with fresh weights (``models.untrained_like``),
-    which the "_init" attacks are crafted on; ``models``: the kinds of the models attacked."""
+    the spectrogram a spectrogram source attacks in (``representation``: stft | mel), None
+    for a waveform source; ``untrained``: the same architecture with fresh weights
+    (``models.untrained_like``), which the "_init" attacks are crafted on; ``models``: the
+    kinds of the models attacked; ``round_trip``: attack the model behind the oracle rebuild."""
     name: str
     model: nn.Module | None
     n_classes: int
@@ -62,6 +64,12 @@ class Source:
     nnls_iterations: int = NNLS_ITERATIONS
     untrained: nn.Module | None = None
     models: tuple[str, ...] = ()
+    representation: str | None = None
+    round_trip: bool = False
+
+    def __post_init__(self):
+        if self.transform is not None and self.representation is None:
+            self.representation = self.name  # a source named for its spectrogram (stft, mel)
 
     @property
     def waveform(self) -> bool:
@@ -115,10 +123,12 @@ def rebuilt_windows(source: Source, windows: np.ndarray, *, clip_rms: np.ndarray
         members = model.members if isinstance(model, Ensemble) else [model]
         scaled = Ensemble([ScaledInput(m, scale) for m in members]) if model is not None else None
         return [{WAVEFORM: (adv * scale).numpy()} for adv in perturbed(scaled, u, kind, eps_values, **common)]
-    transform, rep = source.transform, source.name
+    transform, rep = source.transform, source.representation
     clean = torch.from_numpy(transform.db(rep, windows))
     reference = transform.reference(rep, windows)
     phase = transform.phase(windows) if rep == "mel" else None
+    if source.round_trip and model is not None:
+        model = RoundTrip(model, transform, rep, reference, phase, length, source.nnls_iterations)
     gl_seeds = row_seeds(seed, keys)
     out = []
     for adv in perturbed(model, clean, kind, eps_values, **common):  # rebuilt one eps at a time: cache-sized
