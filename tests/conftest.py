@@ -39,6 +39,8 @@ def tiny(params: dict) -> dict:
     p["segment"]["window"] = TINY_WINDOW
     p["model"]["cnn2d"].update(widths=[2, 2, 4, 4], dense=8)
     p["model"]["cnn1d"].update(gammatone_filters=4, widths=[4, 4, 4, 4], dense=8)
+    p["model"]["samplecnn"].update(widths=[4, 4, 4, 4, 4, 4])
+    p["model"]["resnet"].update(widths=[2, 4, 4])
     p["train"].update(epochs=2, patience=2, threads=1)
     p["attack"]["eps_sweep"] = [0.3, 3.0]
     p["reconstruction"].update(griffin_lim_iterations=4, nnls_iterations=20)
@@ -185,7 +187,8 @@ def train_tiny(tiny_data, kind, out_dir, fold=3, **train_overrides):
     from crossrep.steps import train
 
     root, p = tiny_data
-    src = {"cnn1d": "segments/fold{}.h5", "cnn2d_stft": "stft/fold{}.h5", "cnn2d_mel": "mel/fold{}.h5"}[kind]
+    src = {"cnn1d": "segments/fold{}.h5", "samplecnn": "segments/fold{}.h5", "cnn2d_stft": "stft/fold{}.h5",
+           "cnn2d_mel": "mel/fold{}.h5", "resnet_mel": "mel/fold{}.h5"}[kind]
     params = copy.deepcopy(p)
     params["train"].update(train_overrides, device="cpu")
     ckpt, hist = Path(out_dir) / f"{kind}.pt", Path(out_dir) / f"{kind}.csv"

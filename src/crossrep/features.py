@@ -230,7 +230,7 @@ def model_input(checkpoint: dict, segments) -> torch.Tensor:
     """What a checkpoint's model reads for (batch, samples) audio: the samples (1D CNN) or the
     spectrogram its checkpoint was trained on (2D CNNs, its own spectrogram params)."""
     segments = np.asarray(segments, dtype=np.float32)
-    if checkpoint["kind"] == "cnn1d":
+    if representation_of(checkpoint["kind"]) is None:  # a waveform model
         return torch.from_numpy(segments)
     params = checkpoint["params"]
     config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])
@@ -238,9 +238,9 @@ def model_input(checkpoint: dict, segments) -> torch.Tensor:
 
 
 def reading_audio(checkpoint: dict, model: torch.nn.Module) -> torch.nn.Module:
-    """A checkpoint's model as one that reads (batch, samples) audio, differentiably: the 1D CNN
-    as it is, a 2D CNN behind its own spectrogram (``SpectrogramInput``)."""
-    if checkpoint["kind"] == "cnn1d":
+    """A checkpoint's model as one that reads (batch, samples) audio, differentiably: a
+    waveform model as it is, a 2D CNN behind its own spectrogram (``SpectrogramInput``)."""
+    if representation_of(checkpoint["kind"]) is None:
         return model
     params = checkpoint["params"]
     config = SpectrogramConfig.from_params(params["spectrogram"], params["sample_rate"])

@@ -20,7 +20,7 @@ from .audio import from_pcm16, write_wav
 from .shard_rows import ShardRows
 from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings
 from .study import CLEAN as STUDY_CLEAN
-from .study import MODEL_NAME
+from .study import MODEL_NAME, targets_in
 from .study.summary import read_scores
 
 
@@ -166,10 +166,11 @@ def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_cli
     sum-rule genre, the true SNR and ViSQOL; ``labels``: (source, path) -> its name. Returns
     the section."""
     out_dir = Path(out_dir)
-    rows_html = []
+    rows_html, targets = [], []
     for source, by_fold in audio.items():
         fold = min(by_fold)
         segments, probs = read_scores(scores[source][fold])
+        targets = targets_in(probs)  # every source's scores have the same targets
         remaining = n_clips
         for part in part_paths(by_fold[fold]):
             with open_shard(part, "audio", "kind", "eps", "draw", "path", "track_id") as h5:
@@ -190,11 +191,12 @@ def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_cli
                     q = quality.iloc[0] if len(quality) else {}
                     perturbation = "clean rebuild" if key["kind"] == STUDY_CLEAN else key["kind"]
                     cells = [labels[source, key["path"]], key["track_id"], perturbation, f"{key['eps']:g}",
-                             *(genres[t] for t in MODEL_NAME), fmt(q.get("true_snr_db")), fmt(q.get("visqol"))]
+                             *(genres[t] for t in targets), fmt(q.get("true_snr_db")), fmt(q.get("visqol"))]
                     src = html.escape(f"{out_dir.name}/{name}")
                     rows_html.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                                      + f'<td><audio controls preload="none" src="{src}"></audio></td></tr>')
-    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps", *MODEL_NAME.values(),
+    head = "".join(f"<th>{h}</th>" for h in ("source (path)", "clip", "perturbation", "eps",
+                                             *(MODEL_NAME[t] for t in targets),
                                              "true SNR (dB)", "ViSQOL", "audio"))
     return ("<h2>Transfer study: the budgets, heard</h2><p class=\"note\">Whole clips of the first fold at every "
             "budget of every source (eps in dB for a spectrogram source, x the clip's RMS for a waveform source); each "

@@ -1,5 +1,6 @@
-"""The paper's 2D CNN (Table I) and 1D CNN (Table II, Abdoli et al.), with input
-normalisation inside the model so attacks and epsilons act on raw dB / raw audio.
+"""The paper's 2D CNN (Table I) and 1D CNN (Table II, Abdoli et al.), and the study's held-out
+targets (a sample-level 1D CNN, a residual 2D CNN), with input normalisation inside the
+model so attacks and epsilons act on raw dB / raw audio.
 
 Checkpoints are plain dicts of tensors, numbers and strings, loaded with
 ``torch.load(weights_only=True)``: they stand alone (architecture, weights,
@@ -14,7 +15,7 @@ from torch.nn import functional as F
 
 from .shapes import CNN1D_KERNELS, CNN1D_POOLS, TABLE_I_POOLS, cnn1d_output_length, cnn2d_output_shape
 
-MODEL_KINDS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")
+MODEL_KINDS = ("cnn2d_stft", "cnn2d_mel", "cnn1d", "samplecnn", "resnet_mel")
 
 
 class Standardize(nn.Module):
@@ -194,6 +195,70 @@ class CNN1D(nn.Module):
         return self.classifier(self.features(self.gammatone(self.norm(audio).unsqueeze(1))))
 
 
+class SampleCNN(nn.Module):
+    """A held-out waveform target, after the sample-level CNN of Lee et al. (2017): no
+    Gammatone front end; a strided 3-sample convolution, then per further width a block of
+    conv 3, BatchNorm, ReLU and max-pool 3; the maximum and the mean over time; dropout;
+    output. Its first layers see single samples, where the 1D CNN sees a filterbank."""
+
+    def __init__(self, samples: int = 110250, n_classes: int = 10, widths=(16, 16, 32, 32, 64, 64),
+                 dropout: float = 0.5):
+        super().__init__()
+        if samples // 3 ** len(widths) < 1:
+            raise ValueError(f"SampleCNN: {samples} samples are too few for {len(widths)} blocks of 3x pooling")
+        self.norm = Standardize((1,))
+        layers, channels = [nn.Conv1d(1, widths[0], 3, stride=3), nn.BatchNorm1d(widths[0]), nn.ReLU(inplace=True)], \
+            widths[0]
+        for width in widths[1:]:
+            layers += [nn.Conv1d(channels, width, 3, padding=1), nn.BatchNorm1d(width), nn.ReLU(inplace=True),
+                       nn.MaxPool1d(3)]
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, n_classes))
+
+    def forward(self, audio):  # (batch, samples)
+        x = self.features(self.norm(audio).unsqueeze(1))
+        return self.classifier(torch.cat([x.amax(-1), x.mean(-1)], 1))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm, added to the input (a 1x1 convolution where the
+    shape changes), then ReLU (He et al. 2016)."""
+
+    def __init__(self, channels: int, width: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width),
+                                  nn.ReLU(inplace=True), nn.Conv2d(width, width, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(width))
+        self.shortcut = (nn.Identity() if stride == 1 and channels == width else
+                         nn.Sequential(nn.Conv2d(channels, width, 1, stride, bias=False), nn.BatchNorm2d(width)))
+
+    def forward(self, x):
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet2D(nn.Module):
+    """A held-out spectrogram target: a residual 2D CNN (conv 3x3 stem, max-pool 2, one
+    stride-2 residual block per width, global average pooling, dropout, output), unlike
+    Table I's plain stack and its dense layer over every position."""
+
+    def __init__(self, n_bins: int, n_frames: int, n_classes: int = 10, widths=(8, 16, 32), dropout: float = 0.2):
+        super().__init__()
+        self.norm = Standardize((1, n_bins, 1))
+        layers, channels = [nn.Conv2d(1, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+                            nn.ReLU(inplace=True), nn.MaxPool2d(2)], widths[0]
+        for width in widths:
+            layers.append(ResidualBlock(channels, width, 2))
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, n_classes))
+        # not channels-last (unlike CNN2D): with torch 2.13 on CPU its training step crashes
+        # (segmentation fault) at 128 and 257 bins in that layout (measured)
+
+    def forward(self, spec):  # (batch, bins, frames) in dB
+        return self.classifier(self.features(self.norm(spec).unsqueeze(1)).mean((2, 3)))
+
+
 def build(kind: str, arch: dict, weights_follow: bool = False) -> nn.Module:
     """A model from its architecture dict (as stored in checkpoints). ``weights_follow``: a
     state dict will be loaded next, so the 1D CNN's frozen Gammatone bank is not designed."""
@@ -201,6 +266,10 @@ def build(kind: str, arch: dict, weights_follow: bool = False) -> nn.Module:
         return CNN2D(**arch)
     if kind == "cnn1d":
         return CNN1D(**arch, design_gammatone=not weights_follow)
+    if kind == "samplecnn":
+        return SampleCNN(**arch)
+    if kind == "resnet_mel":
+        return ResNet2D(**arch)
     raise ValueError(f"model kind {kind!r} unknown; choose one of {MODEL_KINDS}")
 
 
@@ -212,6 +281,13 @@ def architecture(kind: str, model_params: dict, n_classes: int, sample_rate: int
         return dict(n_bins=n_bins, n_frames=n_frames, n_classes=n_classes, widths=list(p["widths"]),
                     dense=p["dense"], dropout=p["dropout"], pools=[list(pool) for pool in p["pools"]],
                     activation=p["activation"], batchnorm=p["batchnorm"], conv_dropout=p["conv_dropout"])
+    if kind == "resnet_mel":
+        p = model_params["resnet"]
+        return dict(n_bins=n_bins, n_frames=n_frames, n_classes=n_classes, widths=list(p["widths"]),
+                    dropout=p["dropout"])
+    if kind == "samplecnn":
+        p = model_params["samplecnn"]
+        return dict(samples=window, n_classes=n_classes, widths=list(p["widths"]), dropout=p["dropout"])
     p = model_params["cnn1d"]
     return dict(samples=window, n_classes=n_classes, sample_rate=sample_rate, **p)
 
@@ -256,13 +332,13 @@ def inference_copy(model: nn.Module) -> nn.Module:
     if model.training:
         raise ValueError("inference_copy folds BatchNorm's running statistics: put the model in eval mode first")
     fused = copy.deepcopy(model)
-    layers = list(fused.features)
-    for i in range(len(layers) - 1):
-        if isinstance(layers[i], nn.Conv1d | nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm1d | nn.BatchNorm2d):
-            layers[i], layers[i + 1] = fuse_conv_bn_eval(layers[i], layers[i + 1]), nn.Identity()
-    fused.features = nn.Sequential(*layers)
+    for block in [m for m in fused.modules() if isinstance(m, nn.Sequential)]:  # ResNet2D's blocks too
+        for i in range(len(block) - 1):
+            conv, norm = block[i], block[i + 1]
+            if isinstance(conv, nn.Conv1d | nn.Conv2d) and isinstance(norm, nn.BatchNorm1d | nn.BatchNorm2d):
+                block[i], block[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
     if isinstance(fused, CNN1D):  # the BatchNorm right after the frozen Gammatone bank folds into the bank
-        fused.gammatone.fold_batchnorm(layers[0])
+        fused.gammatone.fold_batchnorm(fused.features[0])
         fused.features[0] = nn.Identity()
     if isinstance(fused, CNN2D):
         fused.features.to(memory_format=torch.channels_last)

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .study import SPECTROGRAM_SOURCES, spectrogram_of
+from .study import SPECTROGRAM_SOURCES, source_models, spectrogram_of
 
 
 class ParamsError(ValueError):
@@ -178,6 +178,10 @@ def _cross_checks(p: dict, base_dir: Path) -> list[str]:
             problems.append(f"study.sources.{name}: a waveform source needs models, the models it attacks "
                             "(e.g. [cnn1d], or [cnn2d_stft, cnn2d_mel] for an ensemble); a spectrogram "
                             "source, spectrogram: stft or mel")
+        attacked = set(source_models(name, sweep) if rep or "models" in sweep else ()) & set(p["study"]["held_out"])
+        if attacked:
+            problems.append(f"study.sources.{name}: attacks {sorted(attacked)}, listed in study.held_out; a held-out "
+                            "target is one no attack is crafted on: drop it from one of the two lists")
         if sweep.get("round_trip") and not rep:
             problems.append(f"study.sources.{name}.round_trip: a waveform source ships what it optimised, "
                             "nothing is rebuilt; round_trip is for a spectrogram source")

@@ -153,7 +153,7 @@ def build(results: dict, out_dir, study: dict | None = None, source_models: dict
 
 DETAILS = "metrics_details.json"
 HEADLINE = "headline"  # a folder: one file per row of `dvc metrics show`
-SHORT = {"cnn2d_stft": "stft", "cnn2d_mel": "mel", "cnn1d": "1d"}  # row names
+SHORT = {"cnn2d_stft": "stft", "cnn2d_mel": "mel", "cnn1d": "1d", "samplecnn": "sample", "resnet_mel": "resmel"}
 PATH_SHORT = {"clean_phase": "", "waveform": "", "oracle_phase": "_oracle", "griffin_lim": "_gl"}
 
 

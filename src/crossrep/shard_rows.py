@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import representation_of
 from .shards import open_shard, part_paths, read_strings
 
 
@@ -52,8 +53,8 @@ class ShardRows:
 
 
 def input_dataset(kind: str) -> str:
-    """Which shard dataset a model kind reads: spectrograms for 2D, audio for 1D."""
-    return "audio" if kind == "cnn1d" else "spec"
+    """Which shard dataset a model kind reads: spectrograms for 2D, audio for the waveform models."""
+    return "spec" if representation_of(kind) else "audio"
 
 
 def streaming_stats(rows: ShardRows, indices, batch_size: int, per_bin: bool):

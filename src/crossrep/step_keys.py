@@ -8,7 +8,7 @@ Plain data and arithmetic (no torch): Snakemake imports it whenever it parses th
 """
 from __future__ import annotations
 
-from . import DIVERSE_METHODS, representation_of
+from . import DIVERSE_METHODS, FAMILY, representation_of
 from .study import spectrogram_of
 
 
@@ -36,9 +36,9 @@ def train(model: str, config: dict) -> list[str]:
     """What training reads: train.threads changes speed, not results, so it is no rerun
     trigger; segment and spectrogram keys go into the checkpoint (it classifies raw audio),
     and dataset.kind (the CLI warns about models trained on the synthetic demo data)."""
-    family = "cnn1d" if model == "cnn1d" else "cnn2d"
-    keys = ["seed", "dataset.kind", "dataset.genres", "segment", f"model.{family}"]
-    keys += [f"train.{k}" for k in config["train"] if k != "threads"]
+    keys = ["seed", "dataset.kind", "dataset.genres", "segment", f"model.{FAMILY[model]}"]
+    keys += [f"train.{k}" for k in config["train"] if k not in ("threads", "learning_rate")]
+    keys += [f"train.learning_rate.{FAMILY[model]}"]
     rep = representation_of(model)
     return keys + (spectrogram(rep) if rep else ["audio.sample_rate"])
 
@@ -86,7 +86,7 @@ STEP_KEYS = {
     "listening": ["audio.sample_rate", "reconstruction.listening_tracks_per_genre"],
     # seed: the bootstrap's resamples, drawn per verdict row from its identity
     # study.sources: each source's models and name in the tables
-    "report": ["seed", "dataset.kind", "attack.methods", "study.sources", "study.matched_snr_db",
+    "report": ["seed", "dataset.kind", "attack.methods", "study.sources", "study.held_out", "study.matched_snr_db",
                "study.listening_clips", "study.margin", "study.bootstrap_resamples"],
 }
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import models
+from . import FAMILY, models, representation_of
 from .shard_rows import ShardRows, input_dataset, streaming_stats
 from .shards import atomic_path
 
@@ -84,13 +84,14 @@ def train_fold(kind: str, train_paths, checkpoint_path, history_path, fold: int,
         held_out = validation_split(rows.track_ids, rows.labels, train_params["validation_fraction"], seed)
         train_idx, val_idx = np.flatnonzero(~held_out), np.flatnonzero(held_out)
         shape = rows.row_shape
+        spectrogram = representation_of(kind) is not None
         arch = models.architecture(kind, model_params, len(classes), sample_rate,
-                                   window=shape[-1], n_bins=shape[0] if kind != "cnn1d" else None,
-                                   n_frames=shape[-1] if kind != "cnn1d" else None)
+                                   window=shape[-1], n_bins=shape[0] if spectrogram else None,
+                                   n_frames=shape[-1] if spectrogram else None)
         model = models.build(kind, arch).to(device)
-        mean, std = streaming_stats(rows, train_idx, train_params["batch_size"], per_bin=kind != "cnn1d")
+        mean, std = streaming_stats(rows, train_idx, train_params["batch_size"], per_bin=spectrogram)
         model.norm.set(mean, std)
-        learning_rate = train_params["learning_rate"]["cnn1d" if kind == "cnn1d" else "cnn2d"]
+        learning_rate = train_params["learning_rate"][FAMILY[kind]]
         optimiser = adam(model, learning_rate, train_params["weight_decay"])
         params_record = dict(kind=kind, fold=fold, seed=seed, model=model_params, train=train_params,
                              sample_rate=sample_rate, **(extra_params or {}))

@@ -171,13 +171,17 @@ def test_checkpoints_never_unpickle_objects(tmp_path):
         models.load_checkpoint(path)
 
 
-@pytest.mark.parametrize("kind", ["cnn2d", "cnn2d_first_bn", "cnn1d"])
+@pytest.mark.parametrize("kind", ["cnn2d", "cnn2d_first_bn", "cnn1d", "samplecnn", "resnet_mel"])
 def test_inference_copy_folds_batchnorm_and_computes_the_same_function(kind):
     """BatchNorm folded into the convolution before it: the logits and the input gradient
     the attacks follow are the model's own up to float rounding; the original is untouched."""
     torch.manual_seed(0)
     if kind == "cnn1d":
         model, x = models.CNN1D(samples=33075, gammatone_filters=4, widths=(4, 4, 4, 4), dense=8), torch.randn(3, 33075)
+    elif kind == "samplecnn":
+        model, x = models.SampleCNN(samples=33075, widths=(4, 4, 8, 8, 8)), torch.randn(3, 33075)
+    elif kind == "resnet_mel":
+        model, x = models.ResNet2D(32, 40, 10, widths=(4, 8)), torch.randn(3, 32, 40) * 10
     else:
         model = models.CNN2D(32, 40, 10, widths=(4, 4, 8, 8), dense=8,
                              batchnorm="first_conv" if kind.endswith("first_bn") else "every_conv")

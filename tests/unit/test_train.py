@@ -2,6 +2,7 @@ import copy
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from conftest import TINY_WINDOW, train_tiny
@@ -33,6 +34,28 @@ def test_short_training_lowers_the_loss_and_writes_a_standalone_checkpoint(tiny_
         expected = rows.read(np.arange(len(rows))).mean(axis=(0, 2))
     assert model.norm.mean.flatten().shape == (64,) and model.norm.mean.abs().sum() > 0
     assert abs(float(model.norm.mean.mean()) - float(expected.mean())) < 10
+
+
+@pytest.mark.parametrize("kind,dataset", [("samplecnn", "audio"), ("resnet_mel", "spec")])
+def test_held_out_targets_train_per_fold_and_read_audio_like_the_others(tiny_data, tmp_path, kind, dataset):
+    """The study's held-out targets train from the pipeline's own shards (the segments, the
+    mel spectrograms), lower their loss, and their checkpoints read audio as the study
+    scores it (``features.model_input``), giving one row of 10 logits per window."""
+    from crossrep.features import model_input
+    from crossrep.shard_rows import input_dataset
+
+    assert input_dataset(kind) == dataset
+    ckpt, hist = train_tiny(tiny_data, kind, tmp_path, epochs=4, patience=4)
+    history = pd.read_csv(hist)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    model, c = models.load_checkpoint(ckpt)
+    assert c["kind"] == kind and (c["params"]["spectrogram"] is None) == (dataset == "audio")
+    root, _ = tiny_data
+    with ShardRows([root / "segments/fold3.h5"], "audio") as rows:
+        windows = rows.read(np.arange(3))
+    with torch.no_grad():
+        logits = model(model_input(c, windows))
+    assert logits.shape == (3, 10) and torch.isfinite(logits).all()
 
 
 def test_fused_adam_takes_the_reference_adam_steps():

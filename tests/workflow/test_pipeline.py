@@ -139,21 +139,22 @@ def test_snakemake_report_has_tables_figures_and_runtimes(run, tmp_path):
             "reports/tables/study_matched.csv", "reports/figures/study_accuracy_vs_snr.png"} <= set(results)
     runtimes = json.loads(re.search(r"var runtimes_spec = (\{.*?\});\n", text, re.S).group(1))["data"]["values"]
     jobs = Counter(job["rule"] for job in runtimes)
-    assert jobs["train"] == 6 and jobs["adversarial"] == 8 and jobs["study_perturb"] == 8 and jobs["report"] == 1
+    assert jobs["train"] == 10 and jobs["adversarial"] == 8 and jobs["study_perturb"] == 8 and jobs["report"] == 1
     assert all(job["runtime"] > 0 for job in runtimes)
 
 
 def test_spectrogram_change_reruns_only_that_representation(run):
     """After n_mels changes on a finished run, Snakemake plans exactly the mel branch: mel
-    shards, the mel 2D CNN, its attacks, rebuilds and their transfer, the study's sources that
-    attack it (mel, and the waveform ensemble wave_2d; no STFT, no 1D CNN job), and the
-    study's scoring of every source (the mel 2D CNN is one of its targets)."""
+    shards, the mel 2D CNN and the held-out mel ResNet, the 2D CNN's attacks, rebuilds and their
+    transfer, the study's sources that attack it (mel, and the waveform ensemble wave_2d; no
+    STFT, no 1D CNN job), and the study's scoring of every source (both are its targets)."""
     out = dry_run(run, {"spectrogram": {"n_mels": 48}})
-    assert job_stats(out) == {"spectrograms": 2, "train": 2, "predict_clean": 2, "adversarial": 4,
+    assert job_stats(out) == {"spectrograms": 2, "train": 4, "predict_clean": 2, "adversarial": 4,
                               "eps_sweep": 4, "reconstruct": 6, "transfer": 6, "study_perturb": 4,
                               "study_score": 8, "listening": 2, "report": 1, "all": 1}
     jobs = re.findall(r"^Job \d+: (.+)$", out, re.M)                    # the rules' messages
-    assert len(jobs) == 41 and "Training cnn2d_mel for test fold 1" in jobs
+    assert len(jobs) == 43
+    assert {"Training cnn2d_mel for test fold 1", "Training resnet_mel for test fold 2"} <= set(jobs)
     assert not [job for job in jobs if ("stft" in job or "cnn1d" in job) and "every model" not in job]
 
 
@@ -175,7 +176,7 @@ def test_transfer_study_outputs(run):
     the page's section."""
     table = pd.read_csv(run / "reports/tables/study_transfer.csv")
     pairs = set(zip(table["source"] + "/" + table["path"], table["target"], strict=True))
-    assert len(pairs) == 5 * 3                                 # 5 source paths x 3 targets
+    assert len(pairs) == 5 * 5                                 # 5 source paths x 5 targets (2 held out)
     assert set(table["kind"]) == {"fgsm", "bim", "noise", "fgsm_null", "bim_null", "fgsm_init", "bim_init"}
     assert set(table["eps"]) == {0.0, 1.0, 10.0, 0.1}
     zero = table[table["eps"] == 0]
@@ -199,20 +200,23 @@ def test_transfer_study_outputs(run):
     assert "20 dB: fooled % attack / noise" in matched and "1D CNN (waveform)" in matched
     assert "STFT 2D CNN + mel 2D CNN (waveform)" in matched   # the ensemble source, named by its models
     verdict = pd.read_csv(run / "reports/tables/study_verdict.csv")
-    assert len(verdict) == 5 * 3 * 2 * 2 * 3                   # source paths x targets x attacks x eps x controls
+    assert len(verdict) == 5 * 5 * 2 * 2 * 3                   # source paths x targets x attacks x eps x controls
+    held_out = verdict["Target"].str.endswith("(held out)")
+    assert held_out.sum() == 5 * 2 * 2 * 2 * 3 and held_out.iloc[-held_out.sum():].all()  # reported apart, last
     assert verdict["control − attack accuracy [95 % CI]"].str.match(r"^[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]$").all()
     bounds = pd.read_csv(run / "reports/tables/study_bounds.csv")
-    assert len(bounds) == 5 * 3 * 2 * 3
+    assert len(bounds) == 5 * 5 * 2 * 3
     assert bounds["Verdict"].str.match(r"^(≤ -?\d+\.\d points \(95 %\) at every budget down to|beats it from)").all()
     metrics = json.loads((run / "reports/metrics_details.json").read_text())["study"]
     assert {"stft/clean_phase", "mel/oracle_phase", "mel/griffin_lim", "cnn1d/waveform", "wave_2d/waveform",
             "verdict"} <= set(metrics)
     # the ensemble's headline rows: transfer to the model it does not attack only
     headline = {p.stem for p in (run / "reports/headline").glob("wave_2d*.json")}
-    assert headline == {"wave_2d_to_1d"}
+    assert headline == {"wave_2d_to_1d", "wave_2d_to_sample", "wave_2d_to_resmel"}
     cell = metrics["verdict"]["stft/clean_phase"]["cnn1d"]["bim"]["null"]
     assert {"beats_snr_db", "gap_low", "gap_high", "upper_bound", "down_to_snr_db"} <= set(cell)
-    assert set(metrics["cnn1d/waveform"]["noise"]["eps_0.1"]) == {"true_snr_db", "cnn2d_stft", "cnn2d_mel", "cnn1d"}
+    assert set(metrics["cnn1d/waveform"]["noise"]["eps_0.1"]) == {"true_snr_db", "cnn2d_stft", "cnn2d_mel", "cnn1d",
+                                                                  "samplecnn", "resnet_mel"}
     # noise on every sample at 0.1 x RMS: 20 dB by construction (the clip's own RMS; 16-bit aside)
     assert metrics["cnn1d/waveform"]["noise"]["eps_0.1"]["true_snr_db"] == pytest.approx(20.0, abs=0.05)
     visqol = quality["visqol"].dropna()

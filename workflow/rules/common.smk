@@ -17,6 +17,8 @@ from crossrep.study import clips as study_clips
 FOLDS = list(range(1, config["dataset"]["folds"] + 1))
 REPRESENTATIONS = list(crossrep.REPRESENTATIONS)
 MODELS = list(crossrep.MODELS)
+HELD_OUT = list(config["study"]["held_out"])  # trained per fold, scored in the study, never attacked
+TARGETS = MODELS + HELD_OUT  # every model the study scores
 ATTACKS = config["attack"]["methods"]
 CONDITIONS = ["clean"] + ATTACKS
 DATA_ROOT = config["dataset"]["root"]
@@ -32,7 +34,7 @@ wildcard_constraints:
     fold=r"\d+",
     part=r"\d+",
     rep="|".join(crossrep.REPRESENTATIONS),
-    model="|".join(crossrep.MODELS),
+    model="|".join(crossrep.FAMILY),
     attack="|".join(crossrep.ATTACK_METHODS),
     condition="|".join(("clean",) + crossrep.ATTACK_METHODS),
     source="|".join(STUDY_SOURCES),
@@ -100,10 +102,11 @@ def output_of(rule, name=0, **wildcards):
 
 
 def model_input(model, fold, part):
-    """The shard a model reads for one fold part: spectrograms for 2D CNNs, segments for the 1D CNN."""
-    if model == "cnn1d":
+    """The shard a model reads for one fold part: its spectrogram's, or the segments (waveform models)."""
+    rep = crossrep.representation_of(model)
+    if rep is None:
         return output_of("segments", fold=fold, part=part)
-    return output_of("spectrograms", rep=crossrep.representation_of(model), fold=fold, part=part)
+    return output_of("spectrograms", rep=rep, fold=fold, part=part)
 
 
 def condition_source(rep, condition, fold, part):

@@ -62,7 +62,7 @@ rule study_score:
     input:
         clips=rules.study_clips.output[0],
         rebuilt=rules.study_perturb.output.audio,
-        checkpoints=expand(output_of("train", "checkpoint"), model=MODELS, allow_missing=True),
+        checkpoints=expand(output_of("train", "checkpoint"), model=TARGETS, allow_missing=True),
     output:
         "data/study/scores/{source}/fold{fold}-part{part}.h5",
     log:
@@ -76,7 +76,7 @@ rule study_score:
         mem_mb=3000,
         runtime=60,
     params:
-        targets=MODELS,
+        targets=TARGETS,
         config=config_of("study_score"),
         code=code_version("study_score"),
     message:

@@ -53,5 +53,5 @@ rule predict_clean:
 
 rule all_models:
     input:
-        expand(rules.train.output.checkpoint, model=MODELS, fold=FOLDS),
+        expand(rules.train.output.checkpoint, model=TARGETS, fold=FOLDS),
         lambda wc: every_part("predict_clean", model=MODELS),

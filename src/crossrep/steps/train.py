@@ -1,18 +1,18 @@
 """Rule ``train``: one model for one test fold, trained on the other folds."""
 from __future__ import annotations
 
-from .. import runtime
+from .. import FAMILY, representation_of, runtime
 from .. import train as training
 from ..runtime import log
 
 
 def run(*, kind: str, train_shards, checkpoint, history, fold: int, params: dict) -> None:
-    """Train ``kind`` (cnn2d_stft | cnn2d_mel | cnn1d) on ``train_shards``; write the checkpoint
+    """Train ``kind`` (a ``crossrep.FAMILY`` kind) on ``train_shards``; write the checkpoint
     and its history CSV.
     """
-    family = "cnn1d" if kind == "cnn1d" else "cnn2d"
+    family = FAMILY[kind]
     train_params = {k: v for k, v in params["train"].items() if k != "threads"}
-    inputs = {"segment": params["segment"], "spectrogram": None if kind == "cnn1d" else params["spectrogram"],
+    inputs = {"segment": params["segment"], "spectrogram": params["spectrogram"] if representation_of(kind) else None,
               "dataset_kind": params["dataset"]["kind"],  # what it was trained on, for its users
               "cpu_kernels": runtime.cpu_kernels()}  # the instruction set its training ran on
     summary = training.train_fold(kind, train_shards, checkpoint, history, fold, params["dataset"]["genres"],

@@ -24,7 +24,8 @@ Imports nothing here, so a step loads only the modules it runs.
 SPECTROGRAM_SOURCES = {"stft": "cnn2d_stft", "mel": "cnn2d_mel"}
 PATHS = {"stft": ("clean_phase",), "mel": ("oracle_phase", "griffin_lim")}
 WAVEFORM = "waveform"
-MODEL_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN"}
+MODEL_NAME = {"cnn2d_stft": "STFT 2D CNN", "cnn2d_mel": "mel 2D CNN", "cnn1d": "1D CNN",
+              "samplecnn": "sample-level 1D CNN", "resnet_mel": "mel ResNet"}
 PATH_NAME = {"oracle_phase": " (oracle phase)", "griffin_lim": " (Griffin-Lim)", WAVEFORM: " (waveform)"}
 CLEAN = "none"  # the perturbation name of the eps-0 rows: each path's clean rebuild
 # The controls every attack method is compared with, at the same eps and on the same clips:
@@ -35,6 +36,12 @@ CLEAN = "none"  # the perturbation name of the eps-0 rows: each path's clean reb
 #          ("<method>_init"): what the budget and procedure do with nothing learned behind.
 NOISE = "noise"
 CONTROLS = ("noise", "null", "init")
+
+
+def targets_in(names) -> list[str]:
+    """The model kinds among ``names`` (e.g. a table's target column), in ``MODEL_NAME``'s order."""
+    present = set(names)
+    return [t for t in MODEL_NAME if t in present]
 
 
 def control_kind(method: str, control: str) -> str:

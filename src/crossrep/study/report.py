@@ -10,7 +10,7 @@ import pandas as pd
 from ..listening import fmt, study_section
 from ..report_files import STUDY_FIGURES
 from ..reports import plt, save_figure, write_frame, write_table
-from . import MODEL_NAME, NOISE, control_kind, models_of, source_labels
+from . import MODEL_NAME, NOISE, control_kind, models_of, source_labels, targets_in
 from .analysis import accuracy_intervals, bounds, matched, metrics_tree, over_folds, per_fold, verdict
 
 # The paper's Table VI by segments (the 1D CNN on the authors' rebuilt adversarial audio),
@@ -27,9 +27,12 @@ def _interval(estimate, low, high) -> str:
     return "—" if not np.isfinite(estimate) else f"{estimate:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
-def verdict_table(rows: pd.DataFrame, tables_dir: Path, labels: dict) -> None:
-    """Markdown + CSV of ``analysis.verdict``: one line per direction, attack, eps and control."""
-    lines = [{"Source": labels[r.source, r.path], "Target": MODEL_NAME[r.target], "Attack": r.method.upper(),
+def verdict_table(rows: pd.DataFrame, tables_dir: Path, labels: dict, held_out=()) -> None:
+    """Markdown + CSV of ``analysis.verdict``: one line per direction, attack, eps and control;
+    the held-out targets (``study.held_out``) after the others, marked."""
+    rows = rows.assign(held_out=rows["target"].isin(list(held_out))).sort_values("held_out", kind="stable")
+    lines = [{"Source": labels[r.source, r.path],
+              "Target": MODEL_NAME[r.target] + (" (held out)" if r.held_out else ""), "Attack": r.method.upper(),
               "eps": f"{r.eps:g}", "Control": CONTROL_NAME[r.control],
               "true SNR dB attack / control": f"{fmt(r.attack_snr_db)} / {fmt(r.control_snr_db)}",
               "accuracy % attack / control": f"{r.attack_accuracy:.1f} / {r.control_accuracy:.1f}",
@@ -46,7 +49,7 @@ def verdict_table(rows: pd.DataFrame, tables_dir: Path, labels: dict) -> None:
                 "random signs with FGSM's L∞ budget; the attack's own perturbation with random STFT phases (same "
                 "true SNR and spectral envelope); the same attack crafted on an untrained model of the source's "
                 "architecture. Rows whose target is one of the source's models are white-box after the round trip "
-                "through audio. "
+                "through audio; held-out targets are models no attack is crafted on, of architectures no source has. "
                 f"{INTERVAL_NOTE} ViSQOL v3 (audio mode, ceiling 4.73): mean over the clips it was computed on.")
     write_frame(rows, tables_dir / "study_verdict_long.csv")
 
@@ -86,7 +89,7 @@ def matched_table(table: pd.DataFrame, snr_targets, attacks, tables_dir: Path, l
     ("not comparable" where one of the two curves does not reach that SNR)."""
     rows = []
     for (source, path), g in table.groupby(["source", "path"], sort=False):
-        for target in MODEL_NAME:
+        for target in targets_in(g["target"]):
             for attack in attacks:
                 row = {"Source": labels[source, path], "Target": MODEL_NAME[target], "Attack": attack.upper()}
                 for snr in snr_targets:
@@ -118,9 +121,11 @@ def figure_accuracy(bands: pd.DataFrame, snr: pd.DataFrame, path: Path, attacks,
     for attack, style in zip(attacks, styles, strict=False):  # as many styles as attack methods
         kinds[attack] = (attack.upper().replace("_", "-"), style)
         kinds[control_kind(attack, "null")] = (f"{attack.upper()} spectrum-matched null", (0, (1, 1.5)))
-    fig, axes = plt.subplots(1, len(MODEL_NAME), figsize=(5.5 * len(MODEL_NAME), 4.6), sharey=True)
+    targets = targets_in(data["target"])
+    fig, axes = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 4.6), sharey=True, squeeze=False)
+    axes = axes[0]
     colours = {key: f"C{i}" for i, key in enumerate(labels)}
-    for ax, target in zip(axes, MODEL_NAME, strict=True):
+    for ax, target in zip(axes, targets, strict=True):
         on_target = data[(data["target"] == target) & (data["eps"] > 0)]
         for (source, p, kind), g in on_target.groupby(["source", "path", "kind"], sort=False):
             if kind not in kinds:
@@ -191,7 +196,7 @@ def build(results: dict, out_dir, figures_dir, plots_dir, params: dict, classes,
     matched_table(matched(figures, study["matched_snr_db"]), study["matched_snr_db"], attacks, tables, labels)
     verdict_rows = verdict(outcomes, clips, attacks, margin=study["margin"], seed=seed,
                            resamples=study["bootstrap_resamples"])
-    verdict_table(verdict_rows, tables, labels)
+    verdict_table(verdict_rows, tables, labels, study["held_out"])
     bound_rows = bounds(verdict_rows)
     bounds_table(bound_rows, tables, labels)
     accuracy_png, visqol_png = (figures_dir / f"{name}.png" for name in STUDY_FIGURES)
