@@ -8,9 +8,11 @@ then Snakemake plans the whole workflow on it in-process (the real job graph, th
 ``snakemake -n`` shows). Printed per N: the job count of each rule, the critical path in
 jobs (the longest chain of dependent jobs: what bounds the run on an unlimited cluster),
 the largest shard and the disk footprint of each step's outputs (rows x row size in
-float32, uncompressed, as the shards store them; the study: its chosen clips in float32 and
-every shipped clip in 16-bit PCM, per source and path the clean rebuild and, per eps, each
-attack, its spectrum-matched null, its untrained-source twin and every noise draw).
+float32, uncompressed, as the shards store them; the study: its chosen clips in float32,
+the shipped clips it keeps in 16-bit PCM (every one, or with ``study.keep_audio:
+listening`` the listening page's clips; per source and path the clean rebuild and,
+per eps, each attack, its spectrum-matched null, its untrained-source twin and every noise
+draw), and one score row per segment of every shipped clip).
 
     python bench/scale.py                      # GTZAN (1 000), 25 000 and 100 000 tracks
     python bench/scale.py --tracks 1000 5000 --max-segments 2000
@@ -31,7 +33,7 @@ import pandas as pd
 import yaml
 from snakemake.utils import update_config
 
-from crossrep import dataset
+from crossrep import MODELS, dataset
 from crossrep.audio import segment_starts
 from crossrep.dvc_stages import load_jobs
 from crossrep.features import SpectrogramConfig
@@ -40,6 +42,7 @@ from crossrep.study.clips import clips_per_part
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT, PCM16 = 4, 2
+SCORE_ROW_LABELS = 100  # bytes per study score row beside the softmaxes (measured: HDF5 strings and numbers)
 
 
 def bench_params(paper: bool, max_segments: int | None) -> dict:
@@ -114,11 +117,19 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     # attack with its null and its untrained twin, and every noise draw
     per_eps = 3 * attacks + params["study"]["noise_draws"]
     versions = {s: len(paths_of(s, v)) * (1 + per_eps * len(v["eps"])) for s, v in params["study"]["sources"].items()}
-    total["study_perturb"] = studied * sum(versions.values()) * clip * PCM16
     per_fold = studied // ds["folds"]
-    per_part = clips_per_part(params)
-    largest["study_clips"] = min(per_fold, per_part or per_fold) * clip * FLOAT
-    largest["study_perturb"] = min(per_fold, per_part or per_fold) * max(versions.values()) * clip * PCM16
+    per_part = min(per_fold, clips_per_part(params) or per_fold)
+    # study.keep_audio: listening keeps the listening page's clips only
+    kept = studied if params["study"]["keep_audio"] == "all" else min(params["study"]["listening_clips"], per_part)
+    total["study_perturb"] = kept * sum(versions.values()) * clip * PCM16
+    # one score row per segment of every shipped clip: each target's softmax in float32 and
+    # ~100 bytes of labels (perturbation, eps, draw, path, track, segment, genre)
+    targets = len(MODELS) + len(params["study"]["held_out"])
+    score_row = targets * len(ds["genres"]) * FLOAT + SCORE_ROW_LABELS
+    total["study_score"] = studied * sum(versions.values()) * per_clip * score_row
+    largest["study_clips"] = per_part * clip * FLOAT
+    largest["study_perturb"] = min(kept, per_part) * max(versions.values()) * clip * PCM16
+    largest["study_score"] = per_part * max(versions.values()) * per_clip * score_row
     return total, largest
 
 
@@ -162,7 +173,7 @@ def main() -> None:
         row(f"jobs: {rule}", lambda r, rule=rule: str(r["jobs"].get(rule, 0)))
     row("jobs in all", lambda r: str(sum(r["jobs"].values())))
     row("critical path (jobs)", lambda r: str(r["longest"]))
-    steps = ("segments", "spectrograms", "adversarial", "reconstruct", "study_clips", "study_perturb")
+    steps = ("segments", "spectrograms", "adversarial", "reconstruct", "study_clips", "study_perturb", "study_score")
     for step in steps:
         row(f"largest shard: {step}", lambda r, step=step: gb(r["largest"][step]))
     for step in steps:

@@ -47,6 +47,7 @@ STAGES = {
 SHAPE_KEYS = {
     "dataset.folds": ["segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "study", "report"],
     "attack.methods": ["attack", "reconstruct", "transfer", "report"],
+    "study.held_out": ["train", "study"],
 }
 # git-versioned (cache: false) so `dvc metrics diff` works across commits: the headline
 # figures (DVC's metrics, one row per file) and every number behind them

@@ -173,6 +173,8 @@ def study_section(audio: dict, scores: dict, clips: pd.DataFrame, out_dir, n_cli
         targets = targets_in(probs)  # every source's scores have the same targets
         remaining = n_clips
         for part in part_paths(by_fold[fold]):
+            if remaining <= 0:
+                break
             with open_shard(part, "audio", "kind", "eps", "draw", "path", "track_id") as h5:
                 tracks, kinds, paths = (read_strings(h5[name]) for name in ("track_id", "kind", "path"))
                 eps, draws = h5["eps"][...], h5["draw"][...]

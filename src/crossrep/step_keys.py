@@ -45,10 +45,13 @@ def train(model: str, config: dict) -> list[str]:
 
 def study_perturb(source: str, config: dict) -> list[str]:
     """One study source's perturbations: its own sweep (so another source's sweep reruns
-    nothing here), the attacks' settings, its representation, for mel the rebuild's, and
-    the STFT the spectrum-matched null randomises the phases in."""
+    nothing here), the attacks' settings, its representation, for mel the rebuild's, the
+    STFT the spectrum-matched null randomises the phases in, and what it keeps (scoring
+    too, when it keeps only the listening clips)."""
     keys = ["seed", "audio.sample_rate", "segment.window", "study.visqol_clips", "study.noise_draws",
-            f"study.sources.{source}"]
+            f"study.sources.{source}", "study.keep_audio"]
+    if config["study"]["keep_audio"] == "listening":  # it scores (as study_score) and keeps the listening clips
+        keys += ["segment", "study.listening_clips"]
     keys += [f"attack.{k}" for k in ("methods", "label", "targeted", "clip_to_range", "batch_size")]
     # the sweep sets eps; an iterative attack's step scales with eps / attack.<method>.eps
     keys += [f"attack.{m}" for m in config["attack"]["methods"] + diversity(config["attack"]["methods"]) if m != "fgsm"]

@@ -245,3 +245,25 @@ def test_study_reruns_are_per_source(run):
     stats, perturbed = plan("model", ("cnn1d", "dropout"), 0.3)
     assert stats["train"] == 2 and stats["study_score"] == 8 and perturbed == ["cnn1d"] * 2
     assert not {"adversarial", "eps_sweep", "reconstruct", "spectrograms"} & set(stats)
+
+
+def test_keeping_only_the_listening_audio_gives_the_same_verdict(repo, tmp_path):
+    """study.keep_audio: listening on the finished tiny run: every study source is perturbed
+    again and scored in the same job (no study_score job), the audio shards keep the listening
+    page's clip only (study.listening_clips: 1, in fold 1), and the study's verdict is the one the kept-audio
+    run gave (scores equal up to batching's float rounding: the same outcomes)."""
+    def audio_bytes():
+        return sum(p.stat().st_size for p in (repo / "data/study/audio").rglob("*.h5"))
+    before, kept = pd.read_csv(repo / "reports/tables/study_verdict.csv"), audio_bytes()
+    overlay = tmp_path / "listening.yaml"
+    overlay.write_text("study:\n  keep_audio: listening\n")
+    proc = snakemake(repo, "--cores", "2", "--configfile", str(overlay))
+    out = proc.stdout + proc.stderr
+    stats = job_stats(out)
+    assert stats["study_perturb"] == 8 and "study_score" not in stats and "train" not in stats
+    for path in (repo / "data/study/audio").rglob("*.h5"):
+        with open_shard(path) as h5:
+            assert len(set(h5["track_id"][...])) == 1 if path.name.startswith("fold1") else h5.attrs["rows"] == 0
+    after = pd.read_csv(repo / "reports/tables/study_verdict.csv")
+    pd.testing.assert_frame_equal(after, before)
+    assert audio_bytes() < kept / 10                           # 1 of 20 studied clips

@@ -23,6 +23,9 @@ ATTACKS = config["attack"]["methods"]
 CONDITIONS = ["clean"] + ATTACKS
 DATA_ROOT = config["dataset"]["root"]
 STUDY_SOURCES = list(config["study"]["sources"])
+# study.keep_audio: listening scores the study's clips inside study_perturb (see study.smk)
+SCORED_IN_MEMORY = config["study"]["keep_audio"] == "listening"
+SCORES_RULE = "study_perturb" if SCORED_IN_MEMORY else "study_score"
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # the crossrep the jobs run: this workflow's own src/ (see the Snakefile), else the installed one
 PACKAGE_DIR = Path(workflow.basedir) / "src" / "crossrep"
@@ -164,7 +167,7 @@ def report_results():
         "spectrograms": {r: by_part("spectrograms", rep=r) for r in REPRESENTATIONS},
         "manifest": str(rules.manifest.output[0]),
         "study": {
-            "scores": {s: by_part("study_score", source=s, studied=True) for s in STUDY_SOURCES},
+            "scores": {s: by_part(SCORES_RULE, "scores", source=s, studied=True) for s in STUDY_SOURCES},
             "quality": {s: by_part("study_perturb", "quality", source=s, studied=True) for s in STUDY_SOURCES},
             "audio": {s: by_part("study_perturb", "audio", source=s, studied=True) for s in STUDY_SOURCES},
         },

@@ -1,7 +1,15 @@
 """Rule ``study_perturb``: one source's attacks and their controls on one fold's studied
 clips, at every eps of its sweep, rebuilt into whole-clip audio as it would be shipped
-(16-bit, clipped); how loud and how audible each shipped clip is."""
+(16-bit, clipped); how loud and how audible each shipped clip is.
+
+``study.keep_audio``: ``all`` keeps every shipped clip for rule ``study_score`` (retraining a
+target rescores, nothing is perturbed again); ``listening`` scores every clip here with every
+target while its audio is in memory and keeps the audio of the listening page's clips only
+(the first ``study.listening_clips`` of fold 1's first part), for collections whose shipped
+audio would not fit on disk (retraining a target then perturbs again)."""
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -17,6 +25,7 @@ from ..study.clips import tile
 from ..study.controls import null_seeds, spectrum_matched
 from ..study.perturb import Source, rebuilt_clips
 from ..study.quality import Visqol, clip_quality
+from .study_score import Scorer
 
 
 def conditions(methods, noise_draws: int) -> list[tuple[str, int]]:
@@ -29,24 +38,32 @@ def conditions(methods, noise_draws: int) -> list[tuple[str, int]]:
 
 class Shipper:
     """Stores shipped clips of one batch of clips and measures them: each rebuilt clip is
-    quantised as a 16-bit file holds it, appended to the audio shard, and its quality row
-    (against the same path's shipped clean rebuild, the first clip shipped per path)
-    added to ``quality``."""
+    quantised as a 16-bit file holds it, appended to the audio shard if the batch's ``kept``
+    marks it (with ``scorer``, every clip scored into ``scores``), and its quality row (against
+    the same path's shipped clean rebuild, the first clip shipped per path) added to
+    ``quality``."""
 
-    def __init__(self, shard, quality: dict, visqol, visqol_kinds, sample_rate: int, source: str, fold: int):
+    def __init__(self, shard, quality: dict, visqol, visqol_kinds, sample_rate: int, source: str, fold: int,
+                 scorer: Scorer | None = None, scores=None):
         self.shard, self.quality, self.visqol, self.visqol_kinds = shard, quality, visqol, visqol_kinds
-        self.sample_rate, self.source, self.fold = sample_rate, source, fold
+        self.sample_rate, self.source, self.fold, self.scorer, self.scores = sample_rate, source, fold, scorer, scores
 
-    def batch(self, originals, tracks, labels, scored) -> None:
+    def batch(self, originals, tracks, labels, scored, kept) -> None:
         self.originals, self.tracks, self.labels, self.scored, self.clean = originals, tracks, labels, scored, {}
+        self.kept = kept
 
     def ship(self, path: str, kind: str, eps: float, draw: int, audio: np.ndarray) -> np.ndarray:
         pcm = to_pcm16(audio)
         shipped = from_pcm16(pcm)
         clean = self.clean.setdefault(path, shipped)
         n = len(pcm)
-        self.shard.append(audio=pcm, kind=[kind] * n, eps=np.full(n, eps), draw=np.full(n, draw, np.int16),
-                          path=[path] * n, track_id=list(self.tracks), label=self.labels.astype(np.int16))
+        rows = dict(kind=np.full(n, kind, object), eps=np.full(n, eps), draw=np.full(n, draw, np.int16),
+                    path=np.full(n, path, object), track_id=np.asarray(self.tracks, object),
+                    label=self.labels.astype(np.int16))
+        if self.kept.any():
+            self.shard.append(audio=pcm[self.kept], **{k: v[self.kept] for k, v in rows.items()})
+        if self.scorer:
+            self.scorer.score(self.scores, shipped, **rows)
         figures = clip_quality(clean, shipped, self.originals)
         figures["clipped_samples"] = clipped_samples(audio)
         measure = self.visqol is not None and (kind, eps) in self.visqol_kinds
@@ -85,13 +102,17 @@ def source_of(name: str, checkpoints, params: dict) -> Source:
     return Source(name, reading(trained), n_classes, untrained=reading(untrained), models=kinds)
 
 
-def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict) -> None:
+def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict, targets: dict | None = None,
+        scores_out=None) -> None:
     """For every clip of ``clips``, per path of ``source``: the clean rebuild (perturbation
     ``none``, eps 0) and every (perturbation, draw) of :func:`conditions` at every eps, plus each
     attack's spectrum-matched null (``<method>_null``), each shipped as 16-bit audio
     (``audio.to_pcm16``) to ``audio_out``; per shipped clip its SNRs, LSD, clipped samples
     and (on the clips ``clips`` marks, for the attacks at ``study.sources.<source>.visqol_eps``)
-    ViSQOL to ``quality_out`` (CSV). SNRs are taken between shipped clips.
+    ViSQOL to ``quality_out`` (CSV). SNRs are taken between shipped clips. With
+    ``study.keep_audio: listening``, ``targets`` ({target: checkpoint}) score every shipped
+    clip into ``scores_out`` (as rule ``study_score`` would) and ``audio_out`` keeps the
+    listening page's clips only (none outside fold 1's first part).
     """
     src = source_of(source, checkpoints, params)
     attack_params, study = params["attack"], params["study"]
@@ -106,15 +127,26 @@ def run(*, clips, checkpoints, audio_out, quality_out, source: str, params: dict
     quality = {}  # column -> values, in the order of each row's keys
     with open_shard(clips, "audio", "label", "track_id", "visqol") as h5:
         originals, labels, scored = h5["audio"][...], h5["label"][...].astype(np.int64), h5["visqol"][...]
-        tracks, fold = read_strings(h5["track_id"]), int(h5.attrs["fold"])
+        tracks, fold, study_part = read_strings(h5["track_id"]), int(h5.attrs["fold"]), int(h5.attrs["part"])
     per_clip = len(tile(originals[0], window)) if len(originals) else 1
     clip_batch = max(1, attack_params["batch_size"] // per_clip)
-    with write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
-                     models=",".join(src.models)) as shard:
-        shipper = Shipper(shard, quality, visqol, visqol_kinds, sample_rate, source, fold)
+    in_memory = study["keep_audio"] == "listening"
+    if in_memory and (targets is None or scores_out is None):
+        raise ValueError("study.keep_audio: listening scores the clips here: pass targets and scores_out")
+    kept = np.ones(len(originals), bool)
+    if in_memory:  # the listening page's clips only: the first of the first fold's first part
+        kept &= (np.arange(len(originals)) < study["listening_clips"]) & (fold == 1) & (study_part == 1)
+    with contextlib.ExitStack() as stack:
+        shard = stack.enter_context(write_shard(audio_out, source=source, fold=fold, sample_rate=sample_rate,
+                                                models=",".join(src.models)))
+        scorer = scores = None
+        if in_memory:
+            scorer = Scorer(clips, targets, params["segment"])
+            scores = stack.enter_context(write_shard(scores_out, source=source, fold=fold, targets=list(targets)))
+        shipper = Shipper(shard, quality, visqol, visqol_kinds, sample_rate, source, fold, scorer, scores)
         for start in progress(range(0, len(originals), clip_batch), f"study {source} fold {fold}"):
             part = slice(start, min(len(originals), start + clip_batch))
-            shipper.batch(originals[part], tracks[part], labels[part], scored[part])
+            shipper.batch(originals[part], tracks[part], labels[part], scored[part], kept[part])
             common = dict(track_ids=tracks[part], window=window, attack_params=attack_params, seed=seed,
                           truth=labels[part])
             for kind, draw, values in [(CLEAN, 0, [0.0])] + [(kind, draw, eps_values) for kind, draw in todo]:
