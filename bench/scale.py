@@ -42,7 +42,7 @@ from crossrep.study.clips import clips_per_part
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT, PCM16 = 4, 2
-SCORE_ROW_LABELS = 100  # bytes per study score row beside the softmaxes (measured: HDF5 strings and numbers)
+SCORE_ROW_LABELS = 185  # bytes per study score row beside its softmaxes (measured: 100 000 rows by ShardWriter)
 
 
 def bench_params(paper: bool, max_segments: int | None) -> dict:
@@ -123,7 +123,7 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     kept = studied if params["study"]["keep_audio"] == "all" else min(params["study"]["listening_clips"], per_part)
     total["study_perturb"] = kept * sum(versions.values()) * clip * PCM16
     # one score row per segment of every shipped clip: each target's softmax in float32 and
-    # ~100 bytes of labels (perturbation, eps, draw, path, track, segment, genre)
+    # ~185 bytes of labels (perturbation, eps, draw, path, track, segment, genre; strings dominate)
     targets = len(MODELS) + len(params["study"]["held_out"])
     score_row = targets * len(ds["genres"]) * FLOAT + SCORE_ROW_LABELS
     total["study_score"] = studied * sum(versions.values()) * per_clip * score_row
