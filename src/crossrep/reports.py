@@ -2,7 +2,7 @@
 
 Two kinds of metrics files, both git-versioned: ``metrics_details.json``, every number of
 the tables and the study (nested, stable keys, no lists: ``fold1``, ``fold2`` …), which the
-report and the page read; and ``headline/``, the DVC metrics: ~40 figures, one small file
+report and the page read; and ``headline/``, the DVC metrics: ~65 figures, one small file
 per row of ``dvc metrics show`` with the same few columns, so that it, ``dvc metrics diff``
 and ``dvc exp show`` fit a terminal.
 """
@@ -158,7 +158,7 @@ PATH_SHORT = {"clean_phase": "", "waveform": "", "oracle_phase": "_oracle", "gri
 
 
 def headline(m: dict, source_models: dict) -> dict[str, dict]:
-    """The run in ~40 figures: {row: {column: value}}, the columns
+    """The run in ~65 figures: {row: {column: value}}, the columns
 
     - ``acc``: segment accuracy (%), mean over the folds (Tables III-VI);
     - ``snr_db``: the mean true SNR of the attack's rebuild against the clean rebuild
