@@ -98,8 +98,9 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     """(name, batch, callable) of one model's compute steps."""
     sr, window = params["audio"]["sample_rate"], params["segment"]["window"]
     cfg = SpectrogramConfig.from_params(params["spectrogram"], sr)
-    shape = (window,) if kind == "cnn1d" else (cfg.n_bins(representation_of(kind)), cfg.n_frames(window))
-    arch = models.architecture(kind, model_params, 10, sr, window, *(shape if kind != "cnn1d" else ()))
+    rep = representation_of(kind)  # None: a waveform model (cnn1d, samplecnn)
+    shape = (window,) if rep is None else (cfg.n_bins(rep), cfg.n_frames(window))
+    arch = models.architecture(kind, model_params, 10, sr, window, *(shape if rep else ()))
     model = models.build(kind, arch)
     optimiser = train.adam(model, 1e-4)  # as training builds it
 
@@ -128,7 +129,7 @@ def model_steps(kind: str, model_params: dict, params: dict, train_batch: int):
     train_bytes = train_traffic(*layer_bytes(model, train_x))
     attack_act, weights = layer_bytes(model, attack_x)
     yield "train step", train_batch, train_step, train_bytes
-    if kind != "cnn1d":
+    if kind.startswith("cnn2d"):  # attacked in their spectrograms; the other models are scored (forward)
         yield "attack iteration", attack_batch, attack_iteration, attack_traffic(attack_act, weights)
     else:
         yield "forward", attack_batch, forward, 2 * attack_act + weights

@@ -11,10 +11,10 @@ ATTACK_METHODS = ("fgsm", "bim", "pgd", "mi_fgsm", "di_fgsm", "di_mi_fgsm")
 MOMENTUM_METHODS = ("mi_fgsm", "di_mi_fgsm")  # read attack.<method>.momentum
 DIVERSE_METHODS = ("di_fgsm", "di_mi_fgsm")   # read attack.diversity
 MODELS = ("cnn2d_stft", "cnn2d_mel", "cnn1d")  # the paper's models: every study source attacks some of them
-# Held-out targets (params.yaml study.held_out): architectures no source shares, trained per
-# fold like the others, scored in the study and never attacked. samplecnn: a sample-level 1D
-# CNN on raw samples (no Gammatone front end); resnet_mel: a residual 2D CNN on the mel spectrogram.
-HELD_OUT_MODELS = ("samplecnn", "resnet_mel")
+# Every model kind, the paper's and the held-out targets' (params.yaml study.held_out:
+# architectures no source shares, trained per fold like the others, scored in the study and
+# never attacked; samplecnn: a sample-level 1D CNN on raw samples, no Gammatone front end;
+# resnet_mel: a residual 2D CNN on the mel spectrogram).
 FAMILY = {"cnn2d_stft": "cnn2d", "cnn2d_mel": "cnn2d", "cnn1d": "cnn1d", "samplecnn": "samplecnn",
           "resnet_mel": "resnet"}  # model kind -> its params.yaml model.<family> (and learning rate)
 

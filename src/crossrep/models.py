@@ -13,9 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import FAMILY
 from .shapes import CNN1D_KERNELS, CNN1D_POOLS, TABLE_I_POOLS, cnn1d_output_length, cnn2d_output_shape
 
-MODEL_KINDS = ("cnn2d_stft", "cnn2d_mel", "cnn1d", "samplecnn", "resnet_mel")
+MODEL_KINDS = tuple(FAMILY)
 
 
 class Standardize(nn.Module):

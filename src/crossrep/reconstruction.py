@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from .features import Spectrogram
+from .features import Spectrogram, _tensor
 
 NNLS_ITERATIONS = 100  # mel -> linear magnitude (reconstruction.nnls_iterations); converges on 64 -> 257 bins
 
@@ -114,15 +114,11 @@ class RoundTrip(torch.nn.Module):
             exact = mel_to_magnitude(transform, linear.detach(), self.nnls_iterations)
             return istft(transform, torch.polar(start + (exact - start).detach(), self.phase), self.length)
         if "imag" in reference:
-            return istft(transform, torch.complex(linear, _float(reference["imag"], linear)), self.length)
-        return istft(transform, torch.polar(linear, _float(reference["phase"], linear)), self.length)
+            return istft(transform, torch.complex(linear, _tensor(reference["imag"], transform.device)), self.length)
+        return istft(transform, torch.polar(linear, _tensor(reference["phase"], transform.device)), self.length)
 
     def forward(self, db):
         return self.model(self.transform.db_differentiable(self.representation, self.rebuilt(db)))
-
-
-def _float(value, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(value, dtype=torch.float32, device=like.device)
 
 
 # what each scale's inverse needs of the clean segments (Spectrogram.reference)
@@ -149,10 +145,10 @@ def invert(transform: Spectrogram, representation: str, db, length: int, referen
             audio = griffin_lim(transform, mel_to_magnitude(transform, linear, nnls_iterations),
                                 griffin_lim_iterations, length, seed)
         elif "imag" in reference:
-            imag = torch.as_tensor(reference["imag"], dtype=torch.float32, device=transform.device)
+            imag = _tensor(reference["imag"], transform.device)
             audio = istft(transform, torch.complex(linear, imag), length)
         else:
-            phase = torch.as_tensor(reference["phase"], dtype=torch.float32, device=transform.device)
+            phase = _tensor(reference["phase"], transform.device)
             audio = istft(transform, torch.polar(linear, phase), length)
         return audio.cpu().numpy()
 
