@@ -6,7 +6,9 @@ is started here in the foreground as a child process and stopped by ``stop()``. 
 (database, spool, logs) lives in one folder; the configuration must live in /etc/slurm
 (job steps strip SLURM_* variables, so SLURM_CONF is not seen inside jobs), so ``stop()``
 removes the files it wrote there: a leftover slurm.conf makes every later ``snakemake``
-call wait on ``scontrol``.
+call wait on ``scontrol``. A leftover of a run killed before ``stop()`` (recognised by
+what only this module writes, with no SLURM daemon running) is taken over by the next start;
+any other configuration there is left alone and the cluster refuses to start.
 
     python tools/local_slurm.py start /tmp/slurm    # prints the state folder, runs until Ctrl-C
 """
@@ -37,10 +39,25 @@ def missing() -> str | None:
     if absent:
         return (f"not installed: {', '.join(absent)} "
                 "(Debian: slurmctld slurmd slurmdbd slurm-client munge mariadb-server)")
-    taken = [f for f in CONF_FILES if (CONF_DIR / f).exists()]
+    taken = [f for f in CONF_FILES if (CONF_DIR / f).exists() and not _stale_leftover(CONF_DIR / f)]
     if taken:
         return f"{CONF_DIR} already holds {', '.join(taken)}: another SLURM is configured here"
     return None
+
+
+# what only this module writes into each configuration file
+_OURS = {"slurm.conf": f"ClusterName={CLUSTER}\n", "slurmdbd.conf": f"StoragePass={DB_PASSWORD}\n",
+         "gres.conf": f"NodeName=localhost Name=gpu File={STAND_IN_GPUS[0]}\n", "cgroup.conf": None}
+
+
+def _stale_leftover(path: Path) -> bool:
+    """Whether ``path`` is a file this module wrote for a cluster that is no longer running:
+    a run killed before ``stop()`` (a test interrupted by a timeout) leaves its configuration
+    behind, and the next start may take it over."""
+    marker = _OURS.get(path.name)
+    if marker is None or marker not in path.read_text(errors="replace"):
+        return False
+    return subprocess.run(["pgrep", "-x", "slurmctld|slurmdbd|slurmd"], capture_output=True).returncode != 0
 
 
 def _free_port() -> int:
@@ -192,6 +209,8 @@ LogFile={s}/log/slurmdbd.log
         reason = missing()
         if reason:
             raise RuntimeError(f"cannot start a local SLURM: {reason}")
+        for name in CONF_FILES:   # what is left here is a stale leftover of ours (missing() said so)
+            (CONF_DIR / name).unlink(missing_ok=True)
         (self.state / "log").mkdir(parents=True, exist_ok=True)
         try:
             self._munge()
