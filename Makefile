@@ -64,6 +64,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf data/raw data/manifest.csv data/segments data/spectrograms data/adversarial \
-	       data/reconstructed data/predictions data/transfer data/snr data/eps_sweep data/study models logs benchmarks \
+	       data/predictions data/transfer data/snr data/eps_sweep data/study models logs benchmarks \
 	       .snakemake reports/audio reports/study_audio reports/figures reports/tables reports/plots reports/index.html \
 	       reports/report.html

@@ -43,7 +43,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attack.smk"
-include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/transfer.smk"
 include: "workflow/rules/study.smk"
 include: "workflow/rules/report.smk"
 

@@ -27,13 +27,16 @@ STEPS = {
                         "history=R/'m.csv', fold=2, params=dict(P, train=dict(P['train'], epochs=1)))"),
     "attack (BIM)": "steps.adversarial.run(checkpoint=R/'m.pt', spectrograms=R/'stft1.h5', out=R/'adv.h5', "
                     "method='bim', params=P)",
-    "reconstruct": ("steps.reconstruct.run(segments=R/'seg1.h5', source=R/'adv.h5', out=R/'rec.h5', "
-                    "representation='stft', params=dict(P, seed=0))"),
+    "train 1D CNN (1 epoch)": ("steps.train.run(kind='cnn1d', train_shards=[R/'seg1.h5'], checkpoint=R/'w.pt', "
+                               "history=R/'w.csv', fold=2, params=dict(P, train=dict(P['train'], epochs=1)))"),
+    "transfer (rebuild, 1D CNN, SNR)": ("steps.transfer.run(checkpoint=R/'w.pt', segments=R/'seg1.h5', "
+                                        "clean=R/'stft1.h5', source=R/'adv.h5', representation='stft', "
+                                        "predictions_out=R/'t.h5', snr_out=R/'t.csv', params=dict(P, seed=0))"),
 }
 PRELUDE = """
 import json, resource, sys
 from pathlib import Path
-import crossrep.steps.adversarial, crossrep.steps.manifest, crossrep.steps.reconstruct
+import crossrep.steps.adversarial, crossrep.steps.manifest, crossrep.steps.transfer
 import crossrep.steps.segments, crossrep.steps.spectrograms, crossrep.steps.train
 from crossrep import runtime, steps
 runtime.setup(threads=1)  # as a job is set up: one thread, freed memory kept (runtime.keep_freed_memory)

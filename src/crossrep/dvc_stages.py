@@ -37,7 +37,6 @@ STAGES = {
     "spectrograms": ("all_spectrograms", ["spectrograms"]),
     "train": ("all_models", ["train", "predict_clean"]),
     "attack": ("all_attacks", ["adversarial", "eps_sweep"]),
-    "reconstruct": ("all_reconstructed", ["reconstruct"]),
     "transfer": ("all_transfer", ["transfer"]),
     "study": ("all_study", ["study_clips", "study_perturb", "study_score"]),
     "report": ("report", ["listening", "report"]),
@@ -45,8 +44,8 @@ STAGES = {
 # Keys that decide WHICH jobs a stage runs rather than what one job computes: the rule
 # files read them at parse time (expand() over folds and attacks), so no job carries them.
 SHAPE_KEYS = {
-    "dataset.folds": ["segments", "spectrograms", "train", "attack", "reconstruct", "transfer", "study", "report"],
-    "attack.methods": ["attack", "reconstruct", "transfer", "report"],
+    "dataset.folds": ["segments", "spectrograms", "train", "attack", "transfer", "study", "report"],
+    "attack.methods": ["attack", "transfer", "report"],
     "study.held_out": ["train", "study"],
 }
 # git-versioned (cache: false) so `dvc metrics diff` works across commits: the headline

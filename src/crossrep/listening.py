@@ -18,7 +18,7 @@ import pandas as pd
 
 from .audio import from_pcm16, write_wav
 from .shard_rows import ShardRows
-from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings
+from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings, row_keys
 from .study import CLEAN as STUDY_CLEAN
 from .study import MODEL_NAME, targets_in
 from .study.summary import read_scores
@@ -34,14 +34,22 @@ def _predictions(paths) -> np.ndarray:
     return read_parts(paths, "probs")["probs"].argmax(1)
 
 
-def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, per_genre: int, sample_rate: int):
-    """WAVs and metadata for ``per_genre`` tracks per genre of one fold.
+def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, params: dict):
+    """WAVs and metadata for ``reconstruction.listening_tracks_per_genre`` tracks per genre of
+    one fold, each version rebuilt from its spectrogram as ``steps.transfer`` rebuilt it
+    for its scores (row by row: the same audio).
 
     ``sources``: {"original": {"cnn1d": prediction shard},
-                  "rep/condition": {"rebuilt": shard, "cnn2d": shard with probs, "cnn1d": shard, "snr": csv}}
+                  "rep/condition": {"spec": spectrogram or adversarial shard, "cnn2d": shard with
+                                    probs, "cnn1d": shard, "snr": csv}}
     Each shard (and ``segments_path``) may be a fold's list of parts. All list the fold's
     segments in the same order, so one row index addresses them all.
     """
+    from .features import Spectrogram, SpectrogramConfig  # torch: only this step needs it, not the page
+    from .reconstruction import rebuild
+
+    per_genre, sample_rate = params["reconstruction"]["listening_tracks_per_genre"], params["audio"]["sample_rate"]
+    transform = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], sample_rate))
     out_dir, out_json = Path(out_dir), Path(out_json)
     versions = {name: dict(src, cnn2d=_predictions(src["cnn2d"]), cnn1d=_predictions(src["cnn1d"]),
                            snr=read_csv_parts(src["snr"]))
@@ -50,7 +58,7 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
     with ExitStack() as stack:
         seg = stack.enter_context(ShardRows(segments_path, "audio"))
         genres = json.loads(seg.files[0].attrs["genres"])
-        rebuilt = {name: stack.enter_context(ShardRows(v["rebuilt"], "audio")) for name, v in versions.items()}
+        specs = {name: stack.enter_context(ShardRows(v["spec"], "spec")) for name, v in versions.items()}
         tracks, labels, segments = seg.track_ids, seg.labels, seg.segments
         picks = []
         for label in np.unique(labels):
@@ -61,11 +69,14 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pe
         for row in picks:
             genre, track = genres[labels[row]], str(tracks[row])
             stem = f"{safe_name(genre)}/{safe_name(track)}_seg{segments[row]}"
-            write_wav(out_dir / f"{stem}_original.wav", seg.read([row])[0], sample_rate)
+            original = seg.read([row])
+            write_wav(out_dir / f"{stem}_original.wav", original[0], sample_rate)
             entries = [dict(name="original", file=f"{stem}_original.wav", cnn2d=None,
                             cnn1d=genres[original_1d[row]])]
             for name, v in versions.items():
-                write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[name].read([row])[0], sample_rate)
+                rebuilt = rebuild(transform, name.split("/")[0], specs[name].read([row]), original,
+                                  row_keys([track], [segments[row]]), params)
+                write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[0], sample_rate)
                 snr = v["snr"].iloc[row]
                 entries.append(dict(name=name, file=f"{stem}_{safe_name(name)}.wav", cnn2d=genres[v["cnn2d"][row]],
                                     cnn1d=genres[v["cnn1d"][row]], true_snr_db=_num(snr["true_snr_db"]),

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from . import shards
 from .features import Spectrogram, _tensor
 
 NNLS_ITERATIONS = 100  # mel -> linear magnitude (reconstruction.nnls_iterations); converges on 64 -> 257 bins
@@ -159,3 +160,20 @@ def spectral_convergence(reference_magnitude, estimate_magnitude) -> np.ndarray:
     est = np.asarray(estimate_magnitude, dtype=np.float64)
     axes = tuple(range(1, ref.ndim))
     return np.sqrt(((ref - est) ** 2).sum(axes)) / np.sqrt((ref ** 2).sum(axes))
+
+
+def rebuild(transform: Spectrogram, representation: str, spec: np.ndarray, original: np.ndarray, keys,
+            params: dict) -> np.ndarray:
+    """Waveforms (rows, window) of dB spectrograms ``spec`` of the segments ``original``.
+
+    STFT: the spectrogram's scale undone with the clean segment's reference (its ORIGINAL
+    phase, or its Im X and offset on the real-part scale). Mel: the scale undone (with the
+    clean peak on the ref-max scale), NNLS to a linear magnitude, then Griffin-Lim whose
+    random initial phase is drawn per row from its identity ``keys`` (``shards.row_seeds``),
+    so neither the batch nor the shard part a row falls in matters.
+    """
+    rec = params["reconstruction"]
+    return invert(transform, representation, spec, original.shape[-1],
+                  reference=transform.reference(representation, original),
+                  griffin_lim_iterations=rec["griffin_lim_iterations"], seed=shards.row_seeds(params["seed"], keys),
+                  nnls_iterations=rec["nnls_iterations"]).astype(np.float32)

@@ -65,9 +65,10 @@ def study_perturb(source: str, config: dict) -> list[str]:
 
 
 SEGMENTING = ["segment.window", "segment.overlap"]
+REBUILD = ["reconstruction.griffin_lim_iterations", "reconstruction.nnls_iterations", "reconstruction.batch_size"]
 
 # rule -> its keys (a list), or a function of (config, wildcards) for rules whose keys
-# depend on a wildcard; rules absent here read no params (predict_clean, transfer)
+# depend on a wildcard; rules absent here read no params (predict_clean)
 STEP_KEYS = {
     "synthesize": ["seed", "audio.sample_rate", "dataset.genres", "dataset.clip_seconds", "dataset.synthetic"],
     "manifest": ["seed", "dataset.root", "audio.sample_rate", "dataset.genres", "dataset.folds", "dataset.clip_seconds",
@@ -79,14 +80,15 @@ STEP_KEYS = {
     "adversarial": lambda config, wc: attack(wc["attack"]),
     "eps_sweep": lambda config, wc: attack(wc["attack"]) + ["attack.eps_sweep", "attack.sweep_tracks_per_genre"],
     # Griffin-Lim's initial phase is drawn per row from its identity and ``seed``
-    "reconstruct": lambda config, wc: ["seed", *spectrogram(wc["rep"]), "reconstruction.griffin_lim_iterations",
-                                       "reconstruction.nnls_iterations", "reconstruction.batch_size"],
+    "transfer": lambda config, wc: ["seed", *spectrogram(wc["rep"]), *REBUILD],
     # study.visqol_clips: the first that many chosen clips of a fold are marked for ViSQOL
     "study_clips": ["audio.sample_rate", "dataset.root", "dataset.clip_seconds", "study.clips_per_genre",
                     "study.visqol_clips", "shards.max_segments", *SEGMENTING, "attack.batch_size"],
     "study_perturb": lambda config, wc: study_perturb(wc["source"], config),
     "study_score": ["segment"],
-    "listening": ["audio.sample_rate", "reconstruction.listening_tracks_per_genre"],
+    # it rebuilds its few samples as ``transfer`` does
+    "listening": ["seed", "reconstruction.listening_tracks_per_genre", *REBUILD,
+                  *dict.fromkeys(spectrogram("stft") + spectrogram("mel"))],
     # seed: the bootstrap's resamples, drawn per verdict row from its identity
     # study.sources: each source's models and name in the tables
     "report": ["seed", "dataset.kind", "attack.methods", "study.sources", "study.held_out", "study.matched_snr_db",

@@ -125,7 +125,11 @@ def listening_sources(fold):
     for rep in REPRESENTATIONS:
         for condition in CONDITIONS:
             sources[f"{rep}/{condition}"] = {
-                "rebuilt": fold_outputs("reconstruct", rep=rep, condition=condition, fold=fold),
+                "spec": (
+                    fold_outputs("spectrograms", rep=rep, fold=fold)
+                    if condition == "clean"
+                    else fold_outputs("adversarial", rep=rep, attack=condition, fold=fold)
+                ),
                 "cnn2d": (
                     fold_outputs("predict_clean", model=f"cnn2d_{rep}", fold=fold)
                     if condition == "clean"

@@ -10,5 +10,4 @@ def run(*, fold: int, segments, out_dir, out_json, sources: dict, params: dict) 
     """``sources``: per version of a sample, the shards behind it (see report.smk).
     """
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    listening.write_samples(fold, segments, out_dir, out_json, sources,
-                            params["reconstruction"]["listening_tracks_per_genre"], params["audio"]["sample_rate"])
+    listening.write_samples(fold, segments, out_dir, out_json, sources, params)
