@@ -1,12 +1,13 @@
-"""What HDF5 compression would give each kind of shard of a finished run: stored size and
-write / read time with h5py's built-in filters, as ratios against the same data stored as
-the shards store it (uncompressed, one row per chunk), measured in the same run.
+"""What HDF5 compression gives each kind of shard of a finished run: stored size and write /
+read time with h5py's built-in filters, as ratios against the same data stored uncompressed
+(one row per chunk), measured in the same run. The shards use shuffle+gzip-1
+(``shards.COMPRESSION``).
 
-Per shard kind (segments, spectrograms, adversarial, reconstructed, study audio, study
+Per shard kind (segments, spectrograms, adversarial perturbations, study audio, study
 scores), the largest array of the first shard found is copied into an in-memory HDF5 file
 (``driver="core"``) once per filter: none (the baseline), lzf, gzip level 1, and each with
 the byte shuffle (``shuffle=True``), chunked one row per chunk as ``shards.ShardWriter``
-does. Exact: every filter is lossless, so compression would change no number.
+does. Exact: every filter is lossless, so compression changes no number.
 
     python bench/compression.py                  # the run in this checkout (after `make run`)
     python bench/compression.py --run /path/to/a/run --json
@@ -22,8 +23,7 @@ import h5py
 import numpy as np
 
 KINDS = {"segments": "data/segments", "spectrograms (STFT)": "data/spectrograms/stft",
-         "adversarial (STFT, BIM)": "data/adversarial/stft/bim",
-         "reconstructed (mel, BIM)": "data/reconstructed/mel/bim",
+         "adversarial (STFT, BIM; float16 perturbation)": "data/adversarial/stft/bim",
          "study audio (mel, 16-bit)": "data/study/audio/mel", "study scores (mel)": "data/study/scores/mel"}
 FILTERS = {"none": {}, "lzf": {"compression": "lzf"}, "gzip-1": {"compression": "gzip", "compression_opts": 1},
            "shuffle+lzf": {"compression": "lzf", "shuffle": True},

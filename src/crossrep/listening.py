@@ -40,8 +40,9 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pa
     for its scores (row by row: the same audio).
 
     ``sources``: {"original": {"cnn1d": prediction shard},
-                  "rep/condition": {"spec": spectrogram or adversarial shard, "cnn2d": shard with
-                                    probs, "cnn1d": shard, "snr": csv}}
+                  "rep/condition": {"spectrograms": clean spectrogram shard, "cnn2d": shard with
+                                    probs (an attack's adversarial shard: its perturbation is
+                                    added), "cnn1d": shard, "snr": csv}}
     Each shard (and ``segments_path``) may be a fold's list of parts. All list the fold's
     segments in the same order, so one row index addresses them all.
     """
@@ -58,7 +59,9 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pa
     with ExitStack() as stack:
         seg = stack.enter_context(ShardRows(segments_path, "audio"))
         genres = json.loads(seg.files[0].attrs["genres"])
-        specs = {name: stack.enter_context(ShardRows(v["spec"], "spec")) for name, v in versions.items()}
+        clean_specs = {name: stack.enter_context(ShardRows(v["spectrograms"], "spec")) for name, v in versions.items()}
+        perturbations = {name: stack.enter_context(ShardRows(v["cnn2d"], "perturbation"))
+                         for name, v in versions.items() if not name.endswith("/clean")}
         tracks, labels, segments = seg.track_ids, seg.labels, seg.segments
         picks = []
         for label in np.unique(labels):
@@ -74,8 +77,11 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pa
             entries = [dict(name="original", file=f"{stem}_original.wav", cnn2d=None,
                             cnn1d=genres[original_1d[row]])]
             for name, v in versions.items():
-                rebuilt = rebuild(transform, name.split("/")[0], specs[name].read([row]), original,
-                                  row_keys([track], [segments[row]]), params)
+                spec = clean_specs[name].read([row])
+                if name in perturbations:   # as shards.read_spectrograms adds it
+                    spec = spec + perturbations[name].read([row])
+                rebuilt = rebuild(transform, name.split("/")[0], spec, original, row_keys([track], [segments[row]]),
+                                  params)
                 write_wav(out_dir / f"{stem}_{safe_name(name)}.wav", rebuilt[0], sample_rate)
                 snr = v["snr"].iloc[row]
                 entries.append(dict(name=name, file=f"{stem}_{safe_name(name)}.wav", cnn2d=genres[v["cnn2d"][row]],

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from . import metrics  # noqa: E402
 from .report_files import TABLE
-from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_strings  # noqa: E402
+from .shards import atomic_path, open_shard, part_paths, read_csv_parts, read_parts, read_spectrograms, read_strings  # noqa: E402
 
 AGG = ("segments", "vote", "sum")
 AGG_HEAD = {"segments": "Segments", "vote": "MV Aggregation", "sum": "SR Aggregation"}
@@ -266,8 +266,8 @@ def figure4(clean_path, adversarial_path, path: Path, title: str, row: int = 0):
     """The paper's Fig. 4: clean spectrogram, perturbation, adversarial spectrogram (``row``
     of the first of a fold's parts), against time (s) and frequency (Hz; mel bands at their
     centre frequencies)."""
-    with open_shard(part_paths(clean_path)[0], "spec") as c, open_shard(part_paths(adversarial_path)[0], "spec") as a:
-        clean, adv = c["spec"][row], a["spec"][row]
+    with open_shard(part_paths(clean_path)[0], "spec") as c, open_shard(part_paths(adversarial_path)[0]) as a:
+        clean, adv = c["spec"][row], read_spectrograms(a, row, c)
         track = read_strings(c["track_id"], slice(row, row + 1))[0]
         config, representation = json.loads(c.attrs["config"]), c.attrs["representation"]
     seconds = clean.shape[1] * config["hop_length"] / config["sample_rate"]

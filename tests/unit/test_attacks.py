@@ -10,6 +10,7 @@ from crossrep.attacks import (
     attack_batch,
     attack_labels,
     attack_sweep,
+    half_toward_zero,
     random_sign,
     row_seeds,
 )
@@ -152,17 +153,36 @@ def test_noise_control_has_the_budget_and_fair_signs():
     assert not torch.equal(noisy[0], noisy[1])
 
 
-def test_attack_batch_is_labels_attack_softmax(batch):
+@pytest.mark.parametrize("clip_to_range", [False, True])
+def test_attack_batch_is_labels_attack_float16_perturbation_softmax(batch, clip_to_range):
+    """x_adv is clean + the attack's perturbation rounded toward zero to float16: exactly
+    (what a shard stores gives back the x_adv scored), within one float16 step of the attack
+    (2.4e-4 at 0.3), never past eps nor past the clean range."""
     x, y = batch
     model = tiny_model()
-    cfg = AttackConfig.from_params("bim", ATTACK)
-    adv, used, probs = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4, label_source="truth",
-                                    truth=y)
-    assert torch.equal(used, y) and torch.equal(adv, attack(model, x, y, cfg))
+    cfg = AttackConfig.from_params("bim", dict(ATTACK, clip_to_range=clip_to_range))
+    adv, perturbation, used, probs = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4,
+                                                  label_source="truth", truth=y)
+    exact = attack(model, x, y, cfg)
+    assert perturbation.dtype == torch.float16 and torch.equal(adv, x + perturbation.float())
+    assert torch.equal(used, y) and (adv - exact).abs().max() <= 2.5e-4 and not torch.equal(adv, exact)
+    assert (perturbation.float().abs() <= (exact - x).abs()).all() and (adv - x).abs().max() <= 0.3
+    if clip_to_range:
+        assert ((adv >= x.amin((1, 2), keepdim=True)) & (adv <= x.amax((1, 2), keepdim=True))).all()
     assert torch.allclose(probs, torch.softmax(model(adv), 1)) and torch.allclose(probs.sum(1), torch.ones(6))
     target = torch.full((6,), 2)
-    _, used, _ = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4, labels=target)
+    _, _, used, _ = attack_batch(model, x, cfg, keys=range(6), seed=0, n_classes=4, labels=target)
     assert torch.equal(used, target)
+
+
+def test_half_toward_zero_never_rounds_away_from_zero():
+    delta = torch.tensor([0.3, -0.3, 1e-3, -1e-3, 0.0, 65504.0, 1e-8, -0.30000001])
+    half = half_toward_zero(delta)
+    assert half.dtype == torch.float16 and (half.float().abs() <= delta.abs()).all()
+    # and it is the nearest float16 on the zero side: the next one out is past delta
+    out = (half.view(torch.int16) + torch.where(half == 0, 0, 1).to(torch.int16)).view(torch.float16)
+    assert ((out.float().abs() > delta.abs()) | (half == 0)).all()
+    assert half[0].item() == pytest.approx(0.3, abs=2.5e-4) and half[4].item() == 0.0
 
 
 def test_sweep_step_scales_with_eps():

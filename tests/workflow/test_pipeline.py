@@ -79,8 +79,8 @@ def test_tables_and_metrics(run):
 
 
 def test_shards_and_figures(run):
-    with open_shard(run / "data/adversarial/stft/bim/fold1-part1.h5", "spec", "probs", "linf") as h5:
-        assert h5["spec"].shape == (20, 257, TINY_FRAMES) and h5["probs"].shape == (20, 10)
+    with open_shard(run / "data/adversarial/stft/bim/fold1-part1.h5", "perturbation", "probs", "linf") as h5:
+        assert h5["perturbation"].shape == (20, 257, TINY_FRAMES) and h5["probs"].shape == (20, 10)
         assert h5["linf"][...].max() <= 0.3 + 1e-5 and h5.attrs["iterations"] == 10
     assert not (run / "data/reconstructed").exists()     # rebuilt audio is scored in memory, never stored
     figures = run / "reports/figures"

@@ -125,11 +125,7 @@ def listening_sources(fold):
     for rep in REPRESENTATIONS:
         for condition in CONDITIONS:
             sources[f"{rep}/{condition}"] = {
-                "spec": (
-                    fold_outputs("spectrograms", rep=rep, fold=fold)
-                    if condition == "clean"
-                    else fold_outputs("adversarial", rep=rep, attack=condition, fold=fold)
-                ),
+                "spectrograms": fold_outputs("spectrograms", rep=rep, fold=fold),
                 "cnn2d": (
                     fold_outputs("predict_clean", model=f"cnn2d_{rep}", fold=fold)
                     if condition == "clean"

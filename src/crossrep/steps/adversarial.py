@@ -14,7 +14,8 @@ from ..shards import batches, open_shard, read_strings, row_keys, write_shard
 
 def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
     """Attack every row of ``spectrograms`` against the fold's 2D CNN ``checkpoint`` with
-    ``method`` (fgsm | bim | pgd); store x_adv, the model's softmax on it, L-inf and L2.
+    ``method`` (fgsm | bim | pgd); store the perturbation x_adv - clean (float16, compressed:
+    ``shards.read_spectrograms`` adds it back), the model's softmax on x_adv, L-inf and L2.
     """
     device = runtime.device("auto")
     attack_params = params["attack"]
@@ -31,11 +32,11 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
                 clean = torch.from_numpy(src["spec"][part]).to(device)
                 truth = torch.from_numpy(src["label"][part].astype(np.int64)).to(device)
                 tracks, segments = list(read_strings(src["track_id"], part)), src["segment"][part]
-                adv, used, probs = attack_batch(model, clean, cfg, keys=row_keys(tracks, segments),
-                                                seed=params["seed"], n_classes=len(ckpt["classes"]),
-                                                label_source=attack_params["label"], truth=truth)
-                delta = (adv - clean).flatten(1)
-                shard.append(spec=adv.cpu().numpy(), probs=probs.cpu().numpy(),
+                _, perturbation, used, probs = attack_batch(model, clean, cfg, keys=row_keys(tracks, segments),
+                                                            seed=params["seed"], n_classes=len(ckpt["classes"]),
+                                                            label_source=attack_params["label"], truth=truth)
+                delta = perturbation.float().flatten(1)
+                shard.append(perturbation=perturbation.cpu().numpy(), probs=probs.cpu().numpy(),
                              attack_label=used.cpu().numpy().astype(np.int16), label=src["label"][part],
                              track_id=tracks, segment=segments,
                              linf=delta.abs().amax(1).cpu().numpy(), l2=delta.norm(dim=1).cpu().numpy())

@@ -34,7 +34,7 @@ def run(*, checkpoint, spectrograms, out, method: str, params: dict) -> None:
         cfg = AttackConfig.from_params(method, attack_params, eps=eps)
         probs = []
         for part in batches(len(rows), attack_params["batch_size"]):
-            _, _, adv_probs = attack_batch(model, clean[part], cfg, keys=keys[part], seed=params["seed"],
+            *_, adv_probs = attack_batch(model, clean[part], cfg, keys=keys[part], seed=params["seed"],
                                            n_classes=len(ckpt["classes"]), label_source=attack_params["label"],
                                            truth=truth[part])
             probs.append(adv_probs.cpu().numpy())

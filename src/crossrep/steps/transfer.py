@@ -14,7 +14,16 @@ from .. import metrics, models, runtime
 from ..features import Spectrogram, SpectrogramConfig
 from ..reconstruction import rebuild
 from ..runtime import log, progress
-from ..shards import assert_aligned, batches, open_shard, read_strings, row_keys, write_csv, write_shard
+from ..shards import (
+    assert_aligned,
+    batches,
+    open_shard,
+    read_spectrograms,
+    read_strings,
+    row_keys,
+    write_csv,
+    write_shard,
+)
 
 
 def run(*, checkpoint, segments, clean, source, representation: str, predictions_out, snr_out,
@@ -31,7 +40,7 @@ def run(*, checkpoint, segments, clean, source, representation: str, predictions
                            "level_ratio_vs_original_db")}
     correct = 0
     with open_shard(segments, "audio", "label", "track_id", "segment") as seg, \
-            open_shard(clean, "spec") as clean_spec, open_shard(source, "spec") as spec:
+            open_shard(clean, "spec") as clean_spec, open_shard(source) as spec:
         assert_aligned(seg, clean_spec)
         assert_aligned(seg, spec)
         is_clean = clean_spec.filename == spec.filename
@@ -43,8 +52,8 @@ def run(*, checkpoint, segments, clean, source, representation: str, predictions
                 tracks, segments_ = list(read_strings(seg["track_id"], part)), seg["segment"][part]
                 keys = row_keys(tracks, segments_)
                 reference = rebuild(transform, representation, clean_spec["spec"][part], original, keys, params)
-                rebuilt = reference if is_clean else rebuild(transform, representation, spec["spec"][part],
-                                                             original, keys, params)
+                rebuilt = reference if is_clean else rebuild(
+                    transform, representation, read_spectrograms(spec, part, clean_spec), original, keys, params)
                 with torch.no_grad():
                     probs = torch.softmax(model(torch.from_numpy(rebuilt).to(device)), 1).cpu().numpy()
                 shard.append(probs=probs.astype(np.float32), label=labels.astype(np.int16), track_id=tracks,
