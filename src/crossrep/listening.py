@@ -60,8 +60,8 @@ def write_samples(fold: int, segments_path, out_dir, out_json, sources: dict, pa
         seg = stack.enter_context(ShardRows(segments_path, "audio"))
         genres = json.loads(seg.files[0].attrs["genres"])
         clean_specs = {name: stack.enter_context(ShardRows(v["spectrograms"], "spec")) for name, v in versions.items()}
-        perturbations = {name: stack.enter_context(ShardRows(v["cnn2d"], "perturbation"))
-                         for name, v in versions.items() if not name.endswith("/clean")}
+        perturbations = {name: stack.enter_context(ShardRows(sources[name]["cnn2d"], "perturbation"))
+                         for name in versions if not name.endswith("/clean")}
         tracks, labels, segments = seg.track_ids, seg.labels, seg.segments
         picks = []
         for label in np.unique(labels):
