@@ -7,8 +7,9 @@ demo's 5 s clips), the manifest is written as the manifest step would write it
 then Snakemake plans the whole workflow on it in-process (the real job graph, the same one
 ``snakemake -n`` shows). Printed per N: the job count of each rule, the critical path in
 jobs (the longest chain of dependent jobs: what bounds the run on an unlimited cluster),
-the largest shard and the disk footprint of each step's outputs (rows x row size in
-float32, uncompressed, as the shards store them; the study: its chosen clips in float32,
+the largest shard and the disk footprint of each step's outputs (rows x row size:
+float32 audio and spectrograms, an attack's float16 perturbation; uncompressed, and in
+brackets as stored, at the compression ratio measured per kind; the study: its chosen clips in float32,
 the shipped clips it keeps in 16-bit PCM (every one, or with ``study.keep_audio:
 listening`` the listening page's clips; per source and path the clean rebuild and,
 per eps, each attack, its spectrum-matched null, its untrained-source twin and every noise
@@ -43,6 +44,12 @@ from crossrep.study.clips import clips_per_part
 REPO = Path(__file__).resolve().parents[1]
 FLOAT, PCM16 = 4, 2
 SCORE_ROW_LABELS = 185  # bytes per study score row beside its softmaxes (measured: 100 000 rows by ShardWriter)
+# stored / uncompressed bytes with shuffle+gzip-1, by bench/compression.py on the default run's
+# shards (synthetic audio written as 16-bit WAVs, as GTZAN's are; its spectrograms may compress
+# differently): segments and the study's clips (float32 audio), spectrograms (float32 dB), an
+# attack's float16 perturbation (BIM, STFT), the study's 16-bit audio and its score rows
+COMPRESSED = {"segments": 0.47, "study_clips": 0.47, "spectrograms": 0.79, "adversarial": 0.29,
+              "study_perturb": 0.81, "study_score": 0.76}
 
 
 def bench_params(paper: bool, max_segments: int | None) -> dict:
@@ -103,11 +110,11 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     clip = int(round(ds["clip_seconds"] * sr))
     per_clip = len(segment_starts(clip, seg["window"], seg["overlap"]))
     rows = manifest[manifest.status != "skipped"].groupby(["fold", "part"]).size() * per_clip
-    attacks, conditions = len(params["attack"]["methods"]), 1 + len(params["attack"]["methods"])
+    attacks = len(params["attack"]["methods"])
+    # an attack's shard holds its perturbation in float16 (half a float32 spectrogram)
     row_bytes = {"segments": seg["window"] * FLOAT, "spectrograms": sum(spec.values()),
-                 "adversarial": attacks * sum(spec.values()), "reconstruct": 2 * conditions * seg["window"] * FLOAT}
-    largest_row = {"segments": seg["window"] * FLOAT, "spectrograms": spec["stft"], "adversarial": spec["stft"],
-                   "reconstruct": seg["window"] * FLOAT}
+                 "adversarial": attacks * sum(spec.values()) // 2}
+    largest_row = {"segments": seg["window"] * FLOAT, "spectrograms": spec["stft"], "adversarial": spec["stft"] // 2}
     total = {step: int(rows.sum()) * b for step, b in row_bytes.items()}
     largest = {step: int(rows.max()) * b for step, b in largest_row.items()}
     per_genre = params["study"]["clips_per_genre"]
@@ -131,6 +138,12 @@ def footprint(manifest: pd.DataFrame, params: dict) -> tuple[dict, dict]:
     largest["study_perturb"] = min(kept, per_part) * max(versions.values()) * clip * PCM16
     largest["study_score"] = per_part * max(versions.values()) * per_clip * score_row
     return total, largest
+
+
+def stored(total: dict) -> dict:
+    """Each step's bytes as its shards store them: compressed (``shards.COMPRESSION``) at the
+    ratio bench/compression.py measured on the default run's shards of that kind."""
+    return {step: n * COMPRESSED[step] for step, n in total.items()}
 
 
 def gb(n: float) -> str:
@@ -173,17 +186,18 @@ def main() -> None:
         row(f"jobs: {rule}", lambda r, rule=rule: str(r["jobs"].get(rule, 0)))
     row("jobs in all", lambda r: str(sum(r["jobs"].values())))
     row("critical path (jobs)", lambda r: str(r["longest"]))
-    steps = ("segments", "spectrograms", "adversarial", "reconstruct", "study_clips", "study_perturb", "study_score")
+    steps = ("segments", "spectrograms", "adversarial", "study_clips", "study_perturb", "study_score")
     for step in steps:
         row(f"largest shard: {step}", lambda r, step=step: gb(r["largest"][step]))
     for step in steps:
-        row(f"disk: {step}", lambda r, step=step: gb(r["total"][step]))
-    row("disk: all steps", lambda r: gb(sum(r["total"].values())))
+        row(f"disk: {step}", lambda r, step=step: f"{gb(r['total'][step])} ({gb(stored(r['total'])[step])})")
+    row("disk: all steps", lambda r: f"{gb(sum(r['total'].values()))} ({gb(sum(stored(r['total']).values()))})")
     row("Snakemake planning time", lambda r: f"{r['seconds']:.0f} s")
     if args.json:
         print(json.dumps(dict(bench="scale", max_segments=params["shards"]["max_segments"], tracks={
             n: dict(jobs=dict(r["jobs"]), jobs_total=sum(r["jobs"].values()), critical_path=r["longest"],
-                    disk_bytes=r["total"], largest_shard_bytes=r["largest"], planning_seconds=r["seconds"])
+                    disk_bytes=r["total"], disk_stored_bytes=stored(r["total"]), largest_shard_bytes=r["largest"],
+                    planning_seconds=r["seconds"])
             for n, r in results.items()})))
 
 
