@@ -68,15 +68,15 @@ def test_sigkill_mid_training_and_mid_attack_then_rerun_gives_identical_metrics(
     proc = _start(wf, "all_attacks")
     _kill_when(proc, lambda: any((wf / "data").glob("adversarial/*/*/.fold*.part")))
     for shard in (wf / "data").glob("adversarial/*/*/fold*.h5"):   # only complete shards carry the name
-        with open_shard(shard, "spec") as h5:
-            assert h5["spec"].shape[0] == h5.attrs["rows"] == 10
+        with open_shard(shard, "perturbation") as h5:
+            assert h5["perturbation"].shape[0] == h5.attrs["rows"] == 10
     snakemake(wf, "--unlock")
     snakemake(wf, "all_attacks")
     shards = sorted((wf / "data").glob("adversarial/*/*/fold*-part*.h5"))
     assert len(shards) == 2 * 2 * 2 * 2 and not list(wf.rglob("*.part"))
     for shard in shards:
-        with open_shard(shard, "spec", "probs") as h5:
-            assert h5["spec"].shape[0] == 10
+        with open_shard(shard, "perturbation", "probs") as h5:
+            assert h5["perturbation"].shape[0] == 10
 
     # 3. determinism: this plain `snakemake` run, killed twice and resumed, in two parts per
     # fold, ends with the same bytes as the session's uninterrupted `dvc repro` of the same
