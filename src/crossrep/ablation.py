@@ -135,12 +135,14 @@ def summary(table: pd.DataFrame) -> str:
     lines = ["| step | adds | STFT 2D CNN (%) | mel 2D CNN (%) |", "| --- | --- | --- | --- |"]
     for (step, adds), rows in cells.groupby(["step", "adds"], sort=True):
         by_rep = rows.set_index("rep")
-        values = [f"{100 * by_rep.at[rep, 'mean']:.1f} ± {100 * np.nan_to_num(by_rep.at[rep, 'std']):.1f}"
+        values = [f"{100 * by_rep.at[rep, 'mean']:.1f}" + (f" ± {100 * by_rep.at[rep, 'std']:.1f}"
+                                                          if by_rep.at[rep, "count"] > 1 else "")
                   for rep in REPRESENTATIONS]
         lines.append(f"| {step} | {adds} | {values[0]} | {values[1]} |")
     folds = int(cells["count"].max())
-    lines.append(f"\nClean segment accuracy on true genres of each test fold (10 genres: chance 10 %), mean ± SD "
-                 f"over {folds} test folds whose models share training data (not a confidence interval).")
+    spread = (f"mean ± SD over {folds} test folds whose models share training data (not a confidence interval)"
+              if folds > 1 else "one test fold")
+    lines.append(f"\nClean segment accuracy on true genres of the test fold (10 genres: chance 10 %), {spread}.")
     return "\n".join(lines)
 
 
