@@ -37,10 +37,12 @@ REPRESENTATIONS = ("stft", "mel")
 
 
 def merged(params: dict, overlay: dict) -> dict:
-    """``params`` with ``overlay`` laid over it key by key (as a later ``--configfile`` is)."""
+    """``params`` with ``overlay`` laid over it key by key, by Snakemake's own ``update_config``
+    (what a later ``--configfile`` does), on copies."""
+    from snakemake.utils import update_config
+
     out = copy.deepcopy(params)
-    for key, value in overlay.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    update_config(out, copy.deepcopy(overlay))
     return out
 
 

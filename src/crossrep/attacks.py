@@ -233,7 +233,7 @@ def attack_labels(model, clean: torch.Tensor, true_labels: torch.Tensor, source:
 
 def attack_batch(model, clean: torch.Tensor, cfg: AttackConfig, *, keys, seed: int, n_classes: int,
                  label_source: str = "predicted", truth: torch.Tensor | None = None,
-                 labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Labels -> attack -> softmax for one batch: (x_adv, its perturbation x_adv - clean in
     float16 (:func:`half_toward_zero`; x_adv is clean + it, exactly), the labels attacked,
     softmax on x_adv).

@@ -98,13 +98,16 @@ def level_ratio_db_of_powers(p_reference, p_other, floor: float = 1e-12) -> np.n
     return np.where(rms_ref ** 2 <= floor, np.nan, out)
 
 
+REBUILD_SNRS = ("true_snr_db", "snr_vs_original_db", "level_ratio_db", "level_ratio_vs_original_db")
+
+
 def rebuild_snrs(original, clean_rebuild, rebuilt) -> dict[str, np.ndarray]:
-    """Per-row SNRs of rebuilt audio: true SNR against the clean rebuild (paper eq. 3) and
-    against the original audio; the authors' level ratio against the clean rebuild (their
-    attack rows) and against the original audio (their Table VII "None" row)."""
-    return {"true_snr_db": snr_db(clean_rebuild, rebuilt), "snr_vs_original_db": snr_db(original, rebuilt),
-            "level_ratio_db": level_ratio_db(clean_rebuild, rebuilt),
-            "level_ratio_vs_original_db": level_ratio_db(original, rebuilt)}
+    """Per-row SNRs of rebuilt audio (``REBUILD_SNRS``): true SNR against the clean rebuild
+    (paper eq. 3) and against the original audio; the authors' level ratio against the clean
+    rebuild (their attack rows) and against the original audio (their Table VII "None" row)."""
+    return dict(zip(REBUILD_SNRS, (snr_db(clean_rebuild, rebuilt), snr_db(original, rebuilt),
+                                   level_ratio_db(clean_rebuild, rebuilt), level_ratio_db(original, rebuilt)),
+                    strict=True))
 
 
 def log_spectral_distance_db(reference, other, n_fft: int = 512, hop_length: int = 256,

@@ -35,9 +35,7 @@ def run(*, checkpoint, segments, clean, source, representation: str, predictions
     transform = Spectrogram(SpectrogramConfig.from_params(params["spectrogram"], params["audio"]["sample_rate"]))
     device = runtime.device("auto")
     model, ckpt = models.load_checkpoint(checkpoint, device)
-    model.eval()
-    snr = {k: [] for k in ("track_id", "segment", "label", "true_snr_db", "snr_vs_original_db", "level_ratio_db",
-                           "level_ratio_vs_original_db")}
+    snr = {k: [] for k in ("track_id", "segment", "label", *metrics.REBUILD_SNRS)}
     correct = 0
     with open_shard(segments, "audio", "label", "track_id", "segment") as seg, \
             open_shard(clean, "spec") as clean_spec, open_shard(source) as spec:
